@@ -1,0 +1,17 @@
+"""Compose the project's Hydra config without running Hydra's app (tests, scripts, notebooks)."""
+from __future__ import annotations
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from glorot_repro.config import check_override_keys, register_configs
+from glorot_repro.train import CONF_DIR
+
+
+def compose_config(overrides: list[str] | None = None) -> DictConfig:
+    """The config `python -m glorot_repro.train <overrides>` would run with."""
+    overrides = list(overrides or [])
+    register_configs()
+    check_override_keys(overrides)
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)

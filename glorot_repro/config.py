@@ -1,0 +1,132 @@
+"""Typed config schema (Hydra ConfigStore) and the checks Hydra cannot do.
+
+The schema makes a misspelt key fail at start; `validate` names a bad value and the valid ones."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from glorot_repro.activations import ACTIVATIONS
+from glorot_repro.errors import ConfigError
+from glorot_repro.init import INITS
+
+LOSSES = ("nll", "quadratic")
+DEVICES = ("auto", "cpu", "cuda")
+DATASETS = ("shapeset", "mnist", "cifar10", "small_imagenet")
+
+
+@dataclass
+class ModelConf:
+    depth: int = 5  # hidden layers (paper: 1-5; Table 1 uses 5)
+    width: int = 1000  # units per hidden layer (paper: 1000)
+
+
+@dataclass
+class TrainConf:
+    batch_size: int = 10  # paper: minibatch of 10, mean gradient
+    lr: float = 0.05
+    updates: int = 30_000
+    eval_every: int = 2_000  # valid and test error on the full sets every this many updates
+    loss: str = "nll"  # nll (paper) | quadratic (Fig. 5's comparison)
+    checkpoint_every: int = 5_000
+    check_every: int = 100  # look for a NaN/inf loss every this many updates (one host sync each)
+    eval_batch_size: int = 1_000
+
+
+@dataclass
+class LogConf:
+    every: int = 1_000  # per-layer probes every this many updates (0 = off)
+    histograms: int = 5_000  # histogram cadence
+    progress: bool = True  # tqdm bar
+
+
+@dataclass
+class ActivationConf:
+    name: str = MISSING
+
+
+@dataclass
+class InitConf:
+    name: str = MISSING
+
+
+@dataclass
+class DatasetConf:
+    name: str = MISSING
+    root: str = "${oc.env:GLOROT_DATA,data}"  # where MNIST, CIFAR-10, Small-ImageNet files live
+    download: bool = False  # fetch MNIST / CIFAR-10 through torchvision only when asked
+    split_seed: int = 0  # seeds the train/valid split of the real datasets
+    n_valid: int = 10_000  # Shapeset: size of the fixed validation set
+    n_test: int = 10_000  # Shapeset: size of the fixed test set
+    valid_seed: int = 1_000_001  # Shapeset: the validation set's own seed
+    test_seed: int = 1_000_002  # Shapeset: the test set's own seed
+    signed_pixels: bool = False  # paper unclear (paper.md §1): [0,1] (false) or [-1,1] (true) inputs
+
+
+@dataclass
+class Config:
+    model: ModelConf = field(default_factory=ModelConf)
+    train: TrainConf = field(default_factory=TrainConf)
+    log: LogConf = field(default_factory=LogConf)
+    activation: ActivationConf = field(default_factory=ActivationConf)
+    init: InitConf = field(default_factory=InitConf)
+    dataset: DatasetConf = field(default_factory=DatasetConf)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+
+
+def register_configs() -> None:
+    ConfigStore.instance().store(name="base_config", node=Config)
+
+
+def check_override_keys(overrides: list[str]) -> None:
+    """Reject `a.b=v` overrides whose key the schema lacks, listing the valid keys at that level.
+
+    Hydra also rejects them, but without naming the alternatives."""
+    groups = {"activation", "init", "dataset", "experiment", "scale"}
+    for item in overrides:
+        key = item.split("=", 1)[0]
+        if "=" not in item or key.startswith(("+", "~", "hydra")) or key in groups:
+            continue
+        node: Any = Config
+        path: list[str] = []
+        for part in key.split("."):
+            where = ".".join(path) or "the top level"
+            if not is_dataclass(node):
+                raise ConfigError(f"unknown key {key!r}: {where} is a value, not a group of keys")
+            names = [f.name for f in fields(node)]
+            if part not in names:
+                extra = f" (or a config group: {', '.join(sorted(groups))})" if not path else ""
+                raise ConfigError(f"unknown key {key!r}: {where} has {', '.join(names)}{extra}")
+            node = next(f.type for f in fields(node) if f.name == part)
+            node = globals().get(node, node) if isinstance(node, str) else node
+            path.append(part)
+
+
+def _positive(value: int, key: str) -> None:
+    if value <= 0:
+        raise ConfigError(f"{key} must be a positive integer, got {value}")
+
+
+def validate(cfg: Any) -> None:
+    """Raise ConfigError naming the first bad value and the valid ones."""
+    for key, value, valid in (("activation.name", cfg.activation.name, ACTIVATIONS),
+                              ("init.name", cfg.init.name, INITS),
+                              ("train.loss", cfg.train.loss, LOSSES),
+                              ("device", cfg.device, DEVICES),
+                              ("dataset.name", cfg.dataset.name, DATASETS)):
+        if value not in valid:
+            raise ConfigError(f"{key}={value!r} is not valid; choose one of: {', '.join(valid)}")
+    for key in ("model.depth", "model.width", "train.batch_size", "train.eval_every",
+                "train.checkpoint_every", "train.check_every", "train.eval_batch_size"):
+        group, name = key.split(".")
+        _positive(cfg[group][name], key)
+    if cfg.train.updates < 0:
+        raise ConfigError(f"train.updates must be >= 0, got {cfg.train.updates}")
+    if cfg.log.every < 0 or cfg.log.histograms < 0:
+        raise ConfigError("log.every and log.histograms must be >= 0 (0 turns them off)")
+    if not cfg.train.lr > 0:
+        raise ConfigError(f"train.lr must be > 0, got {cfg.train.lr}")

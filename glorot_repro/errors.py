@@ -1,0 +1,19 @@
+"""User-facing errors: each carries a one-line message that names the bad value and what is valid."""
+from __future__ import annotations
+
+from typing import Mapping, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration value the study cannot run with."""
+
+
+def lookup(registry: Mapping[str, T], name: str, what: str) -> T:
+    """`registry[name]`, or a ConfigError listing the valid names."""
+    try:
+        return registry[name]
+    except KeyError:
+        valid = ", ".join(sorted(registry))
+        raise ConfigError(f"unknown {what} {name!r}; valid: {valid}") from None

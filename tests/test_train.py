@@ -1,0 +1,215 @@
+"""Training end to end: the real entry point, event files, summary.json, resume, divergence, errors."""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+from tbparse import SummaryReader
+
+import glorot_repro.train as train_module
+from glorot_repro.activations import ACTIVATIONS
+from glorot_repro.compose import compose_config
+from glorot_repro.errors import ConfigError
+from glorot_repro.init import INITS
+
+from conftest import REPO, read_summary
+
+SUMMARY_KEYS = {"status", "updates", "examples", "best_valid_error", "test_error_at_best_valid",
+                "final_test_error", "seconds", "examples_per_second", "versions", "git"}
+
+
+def scalars(run_dir):
+    df = SummaryReader(str(run_dir)).scalars
+    return {tag: list(zip(g.step, g.value)) for tag, g in df.groupby("tag")}
+
+
+def entry_point(*args, cwd, timeout=300):
+    return subprocess.run([sys.executable, "-m", "glorot_repro.train", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_every_activation_and_init_through_the_entry_point(tmp_path):
+    """One Hydra multirun over activation x init, from a directory outside the repo."""
+    sweep = tmp_path / "sweep"
+    res = entry_point("-m", f"activation={','.join(ACTIVATIONS)}", f"init={','.join(INITS)}",
+                      "scale=smoke", "device=cpu", f"hydra.sweep.dir={sweep}",
+                      "hydra.sweep.subdir=${activation.name}_${init.name}", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    for act in ACTIVATIONS:
+        for init in INITS:
+            run_dir = sweep / f"{act}_{init}"
+            summary = read_summary(run_dir)
+            assert SUMMARY_KEYS <= summary.keys()
+            assert summary["status"] == "completed" and summary["updates"] == 60
+            assert summary["examples"] == 600
+            cfg = json.dumps(read_summary(run_dir)) and (run_dir / ".hydra" / "config.yaml").read_text()
+            assert f"name: {act}" in cfg and f"name: {init}" in cfg
+            logged = scalars(run_dir)
+            assert [s for s, _ in logged["error/valid"]] == [0, 20, 40, 60]
+            assert [s for s, _ in logged["error/train"]] == [20, 40, 60]
+            assert {"error/test", "loss/train"} <= logged.keys()
+            assert all(0 <= v <= 100 for _, v in logged["error/test"])
+            assert (run_dir / "checkpoint.pt").exists() and (run_dir / "train.log").exists()
+
+
+def test_single_run_prints_where_logs_are(tmp_path):
+    run_dir = tmp_path / "one"
+    res = entry_point("scale=smoke", "device=cpu", "train.updates=20", f"hydra.run.dir={run_dir}",
+                      cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = res.stdout + res.stderr
+    assert f"tensorboard --logdir {run_dir}" in out
+    assert "completed: 20 updates" in out
+
+
+def test_summary_matches_logged_errors(run_smoke):
+    summary, run_dir = run_smoke("seed=3")
+    valid = dict(scalars(run_dir)["error/valid"])
+    test = dict(scalars(run_dir)["error/test"])
+    best_step = min(valid, key=lambda s: (valid[s], s))
+    assert summary["best_valid_error"] == pytest.approx(valid[best_step], abs=1e-4)
+    assert summary["best_update"] == best_step
+    assert summary["test_error_at_best_valid"] == pytest.approx(test[best_step], abs=1e-4)
+    assert summary["final_test_error"] == pytest.approx(test[60], abs=1e-4)
+
+
+def test_same_seed_same_numbers_other_seed_differs(run_smoke, tmp_path):
+    a, _ = run_smoke("seed=5", run_dir=tmp_path / "a")
+    b, _ = run_smoke("seed=5", run_dir=tmp_path / "b")
+    c, _ = run_smoke("seed=6", run_dir=tmp_path / "c")
+    keys = ("best_valid_error", "final_test_error", "final_valid_error")
+    assert [a[k] for k in keys] == [b[k] for k in keys]
+    assert scalars(tmp_path / "a")["loss/train"] == scalars(tmp_path / "b")["loss/train"]
+    assert scalars(tmp_path / "a")["loss/train"] != scalars(tmp_path / "c")["loss/train"]
+
+
+def _crash_at(monkeypatch, n_calls, action):
+    """Make the cost function run `action` on its n-th call (i.e. during update n)."""
+    calls = {"n": 0}
+    real_cost = train_module.cost
+
+    def cost(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == n_calls:
+            action()
+        return real_cost(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "cost", cost)
+
+
+def _comparable(summary):
+    return {k: v for k, v in summary.items() if k not in ("seconds", "examples_per_second")}
+
+
+@pytest.mark.parametrize("crash_update", [17, 45])
+def test_killed_run_resumes_to_the_same_numbers(run_smoke, tmp_path, monkeypatch, crash_update):
+    """A crash (no chance to save) loses only the updates since the last checkpoint; rerunning
+    in the same run dir ends with exactly the numbers and logged series of an uninterrupted run."""
+    straight, _ = run_smoke(run_dir=tmp_path / "straight")
+
+    class Killed(Exception):
+        pass
+
+    def die():
+        raise Killed
+
+    _crash_at(monkeypatch, crash_update, die)
+    with pytest.raises(Killed):
+        run_smoke(run_dir=tmp_path / "resumed")
+    monkeypatch.undo()
+    resumed, _ = run_smoke(run_dir=tmp_path / "resumed")
+    assert _comparable(resumed) == _comparable(straight)
+    assert scalars(tmp_path / "resumed") == scalars(tmp_path / "straight")
+
+
+def test_sigterm_saves_checkpoint_and_resume_matches(run_smoke, tmp_path, monkeypatch):
+    straight, _ = run_smoke(run_dir=tmp_path / "straight")
+    _crash_at(monkeypatch, 25, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    stopped, run_dir = run_smoke(run_dir=tmp_path / "resumed")
+    assert stopped["status"] == "interrupted" and stopped["updates"] == 25
+    monkeypatch.undo()
+    resumed, _ = run_smoke(run_dir=run_dir)
+    assert _comparable(resumed) == _comparable(straight)
+    assert scalars(run_dir) == scalars(tmp_path / "straight")
+
+
+def test_divergence_stops_keeps_last_good_checkpoint(run_smoke, monkeypatch, caplog):
+    """The loss turns NaN during update 35: the check at 40 (train.check_every=10 at smoke scale)
+    stops the run; the checkpoint of update 30 stays, finite."""
+    real_cost = train_module.cost
+    calls = {"n": 0}
+
+    def cost(*args, **kwargs):
+        calls["n"] += 1
+        loss = real_cost(*args, **kwargs)
+        return loss * float("nan") if calls["n"] >= 35 else loss
+
+    monkeypatch.setattr(train_module, "cost", cost)
+    summary, run_dir = run_smoke()
+    assert summary["status"] == "diverged" and summary["updates"] == 40
+    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    assert ckpt["progress"]["update"] == 30
+    assert all(torch.isfinite(p).all() for p in ckpt["model"].values())
+    assert "diverged: the training loss became NaN/inf between updates 30 and 40" in caplog.text
+    assert "last good checkpoint (update 30)" in caplog.text
+
+
+def test_diverged_single_run_exits_non_zero(tmp_path):
+    res = entry_point("scale=smoke", "device=cpu", "activation=relu", "train.lr=1e6",
+                      f"hydra.run.dir={tmp_path / 'd'}", cwd=tmp_path)
+    assert res.returncode == 1
+    assert "diverged" in res.stderr + res.stdout
+    assert read_summary(tmp_path / "d")["status"] == "diverged"
+
+
+def test_quadratic_cost_trains(run_smoke):
+    summary, _ = run_smoke("train.loss=quadratic")
+    assert summary["status"] == "completed" and math.isfinite(summary["final_test_error"])
+
+
+def test_quadratic_cost_formula():
+    logits = torch.tensor([[2.0, 0.0, -1.0]])
+    p = logits.softmax(1)[0]
+    expected = 0.5 * ((p[0] - 0) ** 2 + (p[1] - 1) ** 2 + p[2] ** 2)
+    torch.testing.assert_close(train_module.cost(logits, torch.tensor([1]), "quadratic"), expected)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("activation.name=gelu", "activation.name='gelu' is not valid; choose one of: sigmoid, tanh"),
+    ("init.name=xavier", "init.name='xavier' is not valid; choose one of: standard, normalized"),
+    ("train.loss=hinge", "train.loss='hinge' is not valid; choose one of: nll, quadratic"),
+    ("model.depth=0", "model.depth must be a positive integer, got 0"),
+    ("model.width=-3", "model.width must be a positive integer, got -3"),
+    ("train.lr=0", "train.lr must be > 0"),
+])
+def test_bad_values_name_the_valid_ones(run_smoke, override, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        run_smoke(override)
+
+
+def test_misspelt_key_lists_valid_keys():
+    with pytest.raises(ConfigError, match="unknown key 'train.lrr': train has batch_size, lr"):
+        compose_config(["train.lrr=0.1"])
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["activation=gelu"], "Available options in 'activation'"),
+    (["train.lrr=0.1"], "unknown key 'train.lrr': train has batch_size, lr"),
+    (["model.depth=0"], "model.depth must be a positive integer"),
+])
+def test_entry_point_bad_config_one_line_no_traceback(tmp_path, args, needle):
+    res = entry_point("scale=smoke", *args, f"hydra.run.dir={tmp_path / 'x'}", cwd=tmp_path)
+    assert res.returncode != 0
+    assert needle in res.stderr + res.stdout
+    assert "Traceback" not in res.stderr + res.stdout
+
+
+def test_every_config_group_option_composes():
+    for group in ("activation", "init", "dataset", "scale"):
+        for option in sorted(p.stem for p in (REPO / "conf" / group).glob("*.yaml")):
+            cfg = compose_config([f"{group}={option}"])
+            assert cfg.model.depth >= 1
