@@ -27,3 +27,20 @@ ACTIVATIONS: dict[str, Activation] = {
 
 def get_activation(name: str) -> Activation:
     return lookup(ACTIVATIONS, name, "activation")
+
+
+# f'(s), for the explicit backprop of the lecture's equations and for layer Jacobians (Sec. 4.2.2).
+DERIVATIVES: dict[str, Activation] = {
+    "sigmoid": lambda s: torch.sigmoid(s) * (1 - torch.sigmoid(s)),
+    "tanh": lambda s: 1 - torch.tanh(s) ** 2,
+    "softsign": lambda s: 1 / (1 + s.abs()) ** 2,
+    "relu": lambda s: (s > 0).to(s.dtype),
+    "softplus": torch.sigmoid,
+}
+
+# Where each activation's values live: the range of its activation histograms (Figs. 4 and 6),
+# so the peaks at 0 and at the asymptotes show. Unbounded ones get a range holding most values.
+VALUE_RANGES: dict[str, tuple[float, float]] = {
+    "sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0),
+    "relu": (0.0, 4.0), "softplus": (0.0, 4.0),
+}

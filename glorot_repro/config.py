@@ -12,8 +12,8 @@ from omegaconf import MISSING
 from glorot_repro.activations import ACTIVATIONS
 from glorot_repro.errors import ConfigError
 from glorot_repro.init import INITS
+from glorot_repro.losses import LOSSES
 
-LOSSES = ("nll", "quadratic")
 DEVICES = ("auto", "cpu", "cuda")
 DATASETS = ("shapeset", "mnist", "cifar10", "small_imagenet")
 
@@ -39,8 +39,13 @@ class TrainConf:
 @dataclass
 class LogConf:
     every: int = 1_000  # per-layer probes every this many updates (0 = off)
-    histograms: int = 5_000  # histogram cadence
+    histograms: int = 5_000  # histogram cadence (0 = off); a multiple of `every`
     progress: bool = True  # tqdm bar
+    probe_size: int = 300  # fixed probe set: the first test examples (paper: 300)
+    jacobian_examples: int = 2  # probe examples whose layer Jacobians are averaged (0 = off)
+    bins: int = 101  # histogram bins (odd: one bin centred on 0)
+    grad_range: float = 0.1  # back-propagated gradient histograms span +-this (Fig. 7)
+    wgrad_range: float = 0.01  # weight-gradient histograms span +-this (Fig. 8)
 
 
 @dataclass
@@ -126,7 +131,16 @@ def validate(cfg: Any) -> None:
         _positive(cfg[group][name], key)
     if cfg.train.updates < 0:
         raise ConfigError(f"train.updates must be >= 0, got {cfg.train.updates}")
-    if cfg.log.every < 0 or cfg.log.histograms < 0:
-        raise ConfigError("log.every and log.histograms must be >= 0 (0 turns them off)")
+    for key in ("every", "histograms", "jacobian_examples"):
+        if cfg.log[key] < 0:
+            raise ConfigError(f"log.{key} must be >= 0 (0 turns it off), got {cfg.log[key]}")
+    if cfg.log.every and cfg.log.histograms % cfg.log.every:
+        raise ConfigError(f"log.histograms={cfg.log.histograms} must be a multiple of "
+                          f"log.every={cfg.log.every} (histograms are drawn at probe steps)")
+    for key in ("probe_size", "bins"):
+        _positive(cfg.log[key], f"log.{key}")
+    for key in ("grad_range", "wgrad_range"):
+        if not cfg.log[key] > 0:
+            raise ConfigError(f"log.{key} must be > 0, got {cfg.log[key]}")
     if not cfg.train.lr > 0:
         raise ConfigError(f"train.lr must be > 0, got {cfg.train.lr}")

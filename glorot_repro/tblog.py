@@ -39,3 +39,16 @@ def open_writer(run_dir: Path, start_step: int) -> SummaryWriter:
     """A SummaryWriter for a run (re)starting at `start_step`, with later steps cleared first."""
     drop_events_from(run_dir, start_step)
     return SummaryWriter(str(run_dir))
+
+
+def log_scalars(writer: SummaryWriter, scalars: dict[str, float], step: int) -> None:
+    for tag, value in scalars.items():
+        writer.add_scalar(tag, value, step)
+
+
+def log_histograms(writer: SummaryWriter, histograms: dict, step: int) -> None:
+    """Histograms binned on the device (stats.histogram), written as TensorBoard's raw form."""
+    for tag, h in histograms.items():
+        writer.add_histogram_raw(tag, min=h.min, max=h.max, num=h.num, sum=h.sum,
+                                 sum_squares=h.sum_squares, bucket_limits=h.edges[1:],
+                                 bucket_counts=h.counts, global_step=step)

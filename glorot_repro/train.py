@@ -21,7 +21,6 @@ from pathlib import Path
 
 import hydra
 import torch
-import torch.nn.functional as F
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -31,10 +30,13 @@ from glorot_repro.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from glorot_repro.config import check_override_keys, register_configs, validate
 from glorot_repro.data import DatasetError, build_data
 from glorot_repro.errors import ConfigError
+from glorot_repro.losses import cost
 from glorot_repro.model import DeepMLP
 from glorot_repro.provenance import git_commit, versions
 from glorot_repro.rng import rng_state, seed_everything, set_rng_state
-from glorot_repro.tblog import open_writer
+from glorot_repro.probes import layer_internals, probe_histograms, probe_scalars, theory_scalars
+from glorot_repro.tblog import log_histograms, log_scalars, open_writer
+from glorot_repro.theory import LINEAR_REGIME
 
 log = logging.getLogger("glorot_repro.train")
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -46,15 +48,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device=cuda but no CUDA device is visible; use device=auto or device=cpu")
     return torch.device(name)
-
-
-def cost(logits: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
-    """Mean over the minibatch of -log P(y|x) (the paper's cost), or of the quadratic cost
-    1/2 ||softmax(logits) - onehot(y)||^2 that Fig. 5 compares it with."""
-    if kind == "nll":
-        return F.cross_entropy(logits, y)
-    residual = logits.softmax(dim=1) - F.one_hot(y, logits.shape[1]).to(logits.dtype)
-    return 0.5 * residual.pow(2).sum(dim=1).mean()
 
 
 @torch.no_grad()
@@ -157,8 +150,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
         if window_n:  # online training error over the updates since the last evaluation
             loss_sum, wrong = window.tolist()
             scalars |= {"error/train": 100.0 * wrong / window_n, "loss/train": loss_sum / window_n}
-        for tag, value in scalars.items():
-            writer.add_scalar(tag, value, u)
+        log_scalars(writer, scalars, u)
         if progress.last_valid_error < progress.best_valid_error:
             progress.best_valid_error = progress.last_valid_error
             progress.test_error_at_best_valid = progress.last_test_error
@@ -167,6 +159,24 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
         window_n = 0
         bar.set_postfix_str(" ".join(f"{k.split('/')[1]}={v:.2f}{'%' if 'error' in k else ''}"
                                      for k, v in scalars.items()), refresh=False)
+
+    # Probes (Sec. 4): per-layer statistics on a fixed probe set, the first test examples.
+    probe_x, probe_y = (t[:cfg.log.probe_size] for t in data.test)
+    sizes = [data.n_inputs] + [cfg.model.width] * cfg.model.depth
+
+    def probe(u: int) -> None:
+        internals = layer_internals(model, probe_x, probe_y, tc.loss)
+        with_histograms = bool(cfg.log.histograms) and u % cfg.log.histograms == 0
+        # Layer Jacobians need SVDs: at update 0 (where the paper reports them) and with histograms.
+        jacobians = cfg.log.jacobian_examples if u == 0 or with_histograms else 0
+        scalars = probe_scalars(model, internals, jacobians)
+        if u == 0 and cfg.activation.name in LINEAR_REGIME:
+            scalars |= theory_scalars(cfg.init.name, sizes, internals)
+        log_scalars(writer, scalars, u)
+        if with_histograms:
+            log_histograms(writer, probe_histograms(cfg.activation.name, internals,
+                                                    cfg.log.grad_range, cfg.log.wgrad_range,
+                                                    cfg.log.bins), u)
 
     def finite() -> bool:
         return bool(torch.isfinite(window[0]))
@@ -187,6 +197,8 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
                     progress.checked = u
                 if not at_resume_point and (u % tc.eval_every == 0 or u == tc.updates):
                     evaluate(u)
+                if not at_resume_point and cfg.log.every and u % cfg.log.every == 0:
+                    probe(u)
                 if not at_resume_point and u > 0 and (u % tc.checkpoint_every == 0 or u == tc.updates):
                     checkpoint()
                 if u == tc.updates:

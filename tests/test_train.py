@@ -15,6 +15,7 @@ from glorot_repro.activations import ACTIVATIONS
 from glorot_repro.compose import compose_config
 from glorot_repro.errors import ConfigError
 from glorot_repro.init import INITS
+from glorot_repro.losses import cost
 
 from conftest import REPO, read_summary
 
@@ -175,7 +176,7 @@ def test_quadratic_cost_formula():
     logits = torch.tensor([[2.0, 0.0, -1.0]])
     p = logits.softmax(1)[0]
     expected = 0.5 * ((p[0] - 0) ** 2 + (p[1] - 1) ** 2 + p[2] ** 2)
-    torch.testing.assert_close(train_module.cost(logits, torch.tensor([1]), "quadratic"), expected)
+    torch.testing.assert_close(cost(logits, torch.tensor([1]), "quadratic"), expected)
 
 
 @pytest.mark.parametrize("override,message", [

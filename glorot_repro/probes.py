@@ -1,0 +1,86 @@
+"""Per-layer probes on a fixed probe set (300 test examples, as in the paper): what Figs. 2-4 and
+6-10 plot. Runs only at logging steps, so the training step itself carries no hooks or copies."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from glorot_repro.activations import DERIVATIVES, VALUE_RANGES
+from glorot_repro.losses import cost
+from glorot_repro.model import DeepMLP
+from glorot_repro.stats import Histogram, histogram, mean_singular_value, moments, percentiles
+from glorot_repro.theory import predict_variances
+
+
+@dataclass
+class Internals:
+    x: torch.Tensor  # the probe inputs z^0
+    pre: list[torch.Tensor]  # s^l, l = 1..D
+    act: list[torch.Tensor]  # z^l
+    grad: list[torch.Tensor]  # dC_x/ds^l for each probe example x (the lecture's delta^l)
+    wgrad: list[torch.Tensor]  # dC/dW^l, l = 1..D+1, of the mean cost over the probe set
+
+
+def layer_internals(model: DeepMLP, x: torch.Tensor, y: torch.Tensor, loss: str) -> Internals:
+    """One forward and one backward pass on the probe set. The per-example deltas come from the
+    summed cost (row i of dSum/ds^l is dC_i/ds^l); weight gradients are rescaled to the mean."""
+    logits, pre, act = model(x, internals=True)
+    weights = [layer.weight for layer in model.layers]
+    total = cost(logits, y, loss) * len(y)
+    grads = torch.autograd.grad(total, pre + weights)
+    depth = len(pre)
+    return Internals(x, [s.detach() for s in pre], [z.detach() for z in act],
+                     list(grads[:depth]), [g / len(y) for g in grads[depth:]])
+
+
+def layer_jacobians(model: DeepMLP, pre: list[torch.Tensor], examples: int) -> list[torch.Tensor]:
+    """J^l = dz^{l+1}/dz^l = diag(f'(s^{l+1})) W^{l+1}, l = 1..D-1, for the first `examples`
+    probe examples: a (examples, n_{l+1}, n_l) batch per layer."""
+    fprime = DERIVATIVES[model.activation_name]
+    return [fprime(pre[l][:examples]).unsqueeze(2) * model.hidden[l].weight.detach().unsqueeze(0)
+            for l in range(1, len(pre))]
+
+
+def probe_scalars(model: DeepMLP, internals: Internals, jacobian_examples: int) -> dict[str, float]:
+    """Scalars under design.md's tags: act/, preact/, grad/, wgrad/, jacobian/."""
+    out: dict[str, float] = {}
+    for l, (s, z, d) in enumerate(zip(internals.pre, internals.act, internals.grad), start=1):
+        out |= {f"act/layer{l}/{k}": v for k, v in moments(z).items()}
+        p02, p98 = percentiles(z)
+        out |= {f"act/layer{l}/p02": p02, f"act/layer{l}/p98": p98}
+        out |= {f"preact/layer{l}/{k}": v for k, v in moments(s).items()}
+        out |= {f"grad/layer{l}/{k}": v for k, v in moments(d).items()}
+    for l, g in enumerate(internals.wgrad, start=1):
+        out |= {f"wgrad/layer{l}/{k}": v for k, v in moments(g).items()}
+    if jacobian_examples:
+        with torch.no_grad():
+            for l, jac in enumerate(layer_jacobians(model, internals.pre, jacobian_examples), start=1):
+                out[f"jacobian/layer{l}/mean_sv"] = mean_singular_value(jac)
+    return out
+
+
+def probe_histograms(activation: str, internals: Internals, grad_range: float,
+                     wgrad_range: float, bins: int) -> dict[str, Histogram]:
+    """Fixed bins per quantity, the same at every step, so histograms compare across time and
+    runs: activations over the activation's range (Figs. 4, 6); gradients on +-range around the
+    0-peak (Figs. 7, 8)."""
+    lo, hi = VALUE_RANGES[activation]
+    out = {f"act/layer{l}": histogram(z, lo, hi, bins) for l, z in enumerate(internals.act, 1)}
+    out |= {f"grad/layer{l}": histogram(d, -grad_range, grad_range, bins)
+            for l, d in enumerate(internals.grad, 1)}
+    out |= {f"wgrad/layer{l}": histogram(g, -wgrad_range, wgrad_range, bins)
+            for l, g in enumerate(internals.wgrad, 1)}
+    return out
+
+
+def theory_scalars(init: str, sizes: list[int], internals: Internals) -> dict[str, float]:
+    """Eqs. 5-7 predictions as standard deviations under theory/..., beside the measured ones.
+    Hidden layers only: the softmax layer is not part of the paper's linear-regime argument."""
+    pred = predict_variances(init, sizes, internals.x.double().pow(2).mean().item(),
+                             internals.grad[-1].double().var().item(),
+                             internals.wgrad[len(sizes) - 2].double().var().item())
+    out = {}
+    for kind, variances in (("act", pred.act), ("grad", pred.grad), ("wgrad", pred.wgrad)):
+        out |= {f"theory/{kind}/layer{l}/std": v ** 0.5 for l, v in enumerate(variances, 1)}
+    return out

@@ -1,0 +1,47 @@
+"""Pure statistics of tensors: numbers in, numbers out; nothing here knows about TensorBoard."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+def moments(t: torch.Tensor) -> dict[str, float]:
+    """Mean and standard deviation over every element (all examples and units of a layer)."""
+    std, mean = torch.std_mean(t.detach().flatten().double())
+    return {"mean": mean.item(), "std": std.item()}
+
+
+def percentiles(t: torch.Tensor, qs: tuple[float, ...] = (0.02, 0.98)) -> list[float]:
+    """Signed percentiles, e.g. the 98th percentile markers of Fig. 3 (and the 2nd, the other tail)."""
+    q = torch.tensor(qs, dtype=torch.float64, device=t.device)
+    return torch.quantile(t.detach().flatten().double(), q).tolist()
+
+
+@dataclass
+class Histogram:
+    """Fixed-range counts; values beyond the range are counted in the end bins (so nothing is lost
+    and a pile-up at an edge is visible). Also the raw sums TensorBoard's histogram wants."""
+    edges: list[float]  # len(counts) + 1 bin edges
+    counts: list[float]
+    min: float
+    max: float
+    num: int
+    sum: float
+    sum_squares: float
+
+
+def histogram(t: torch.Tensor, lo: float, hi: float, bins: int) -> Histogram:
+    """Binned on the tensor's own device (one transfer of `bins` numbers, not of the values)."""
+    flat = t.detach().flatten().float()
+    counts = torch.histc(flat.clamp(lo, hi), bins=bins, min=lo, max=hi)
+    mn, mx = torch.aminmax(flat)
+    edges = torch.linspace(lo, hi, bins + 1, dtype=torch.float64)
+    return Histogram(edges.tolist(), counts.tolist(), mn.item(), mx.item(), flat.numel(),
+                     flat.double().sum().item(), flat.double().pow(2).sum().item())
+
+
+def mean_singular_value(jacobians: torch.Tensor) -> float:
+    """Average over a batch (k, n, n) of Jacobians of the mean of each one's singular values
+    (paper Sec. 4.2.2: ~0.5 for tanh with standard init, ~0.8 with normalized)."""
+    return torch.linalg.svdvals(jacobians.double()).mean().item()
