@@ -15,6 +15,7 @@ from glorot_repro.init import INITS
 from glorot_repro.losses import LOSSES
 
 DEVICES = ("auto", "cpu", "cuda")
+STEPS = ("lean", "autograd")
 DATASETS = ("shapeset", "mnist", "cifar10", "small_imagenet")
 
 
@@ -27,10 +28,11 @@ class ModelConf:
 @dataclass
 class TrainConf:
     batch_size: int = 10  # paper: minibatch of 10, mean gradient
-    lr: float = 0.05
+    lr: float = 0.03  # learns steadily at cpu scale (0.1 blew the loss up; see README)
     updates: int = 30_000
     eval_every: int = 2_000  # valid and test error on the full sets every this many updates
     loss: str = "nll"  # nll (paper) | quadratic (Fig. 5's comparison)
+    step: str = "lean"  # lean (fused, no autograd) | autograd (loss.backward + torch.optim.SGD)
     checkpoint_every: int = 5_000
     check_every: int = 100  # look for a NaN/inf loss every this many updates (one host sync each)
     eval_batch_size: int = 1_000
@@ -121,6 +123,7 @@ def validate(cfg: Any) -> None:
     for key, value, valid in (("activation.name", cfg.activation.name, ACTIVATIONS),
                               ("init.name", cfg.init.name, INITS),
                               ("train.loss", cfg.train.loss, LOSSES),
+                              ("train.step", cfg.train.step, STEPS),
                               ("device", cfg.device, DEVICES),
                               ("dataset.name", cfg.dataset.name, DATASETS)):
         if value not in valid:

@@ -10,7 +10,7 @@ from glorot_repro.activations import DERIVATIVES, VALUE_RANGES
 from glorot_repro.losses import cost
 from glorot_repro.model import DeepMLP
 from glorot_repro.stats import Histogram, histogram, mean_singular_value, moments, percentiles
-from glorot_repro.theory import predict_variances
+from glorot_repro.theory import LINEAR_REGIME, predict_variances
 
 
 @dataclass
@@ -84,3 +84,21 @@ def theory_scalars(init: str, sizes: list[int], internals: Internals) -> dict[st
     for kind, variances in (("act", pred.act), ("grad", pred.grad), ("wgrad", pred.wgrad)):
         out |= {f"theory/{kind}/layer{l}/std": v ** 0.5 for l, v in enumerate(variances, 1)}
     return out
+
+
+def run_probes(model: DeepMLP, x: torch.Tensor, y: torch.Tensor, update: int,
+               cfg) -> tuple[dict[str, float], dict[str, Histogram]]:
+    """Everything logged at one probe step under the run's config: scalars always; histograms every
+    `log.histograms` updates (update 0 included); layer Jacobians (eigensolves, the costly part)
+    at update 0 and with the histograms; the theory beside the measurement at update 0, where the
+    paper's analysis applies."""
+    internals = layer_internals(model, x, y, cfg.train.loss)
+    with_histograms = cfg.log.histograms > 0 and update % cfg.log.histograms == 0
+    jacobians = update == 0 or with_histograms
+    scalars = probe_scalars(model, internals, cfg.log.jacobian_examples if jacobians else 0)
+    if update == 0 and cfg.activation.name in LINEAR_REGIME:
+        sizes = [x.shape[1]] + [layer.out_features for layer in model.hidden]
+        scalars |= theory_scalars(cfg.init.name, sizes, internals)
+    histograms = (probe_histograms(cfg.activation.name, internals, cfg.log.grad_range,
+                                   cfg.log.wgrad_range, cfg.log.bins) if with_histograms else {})
+    return scalars, histograms

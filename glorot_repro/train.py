@@ -31,12 +31,12 @@ from glorot_repro.config import check_override_keys, register_configs, validate
 from glorot_repro.data import DatasetError, build_data
 from glorot_repro.errors import ConfigError
 from glorot_repro.losses import cost
+from glorot_repro.lean import LeanSGD
 from glorot_repro.model import DeepMLP
 from glorot_repro.provenance import git_commit, versions
 from glorot_repro.rng import rng_state, seed_everything, set_rng_state
-from glorot_repro.probes import layer_internals, probe_histograms, probe_scalars, theory_scalars
+from glorot_repro.probes import run_probes
 from glorot_repro.tblog import log_histograms, log_scalars, open_writer
-from glorot_repro.theory import LINEAR_REGIME
 
 log = logging.getLogger("glorot_repro.train")
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -48,6 +48,25 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device=cuda but no CUDA device is visible; use device=auto or device=cpu")
     return torch.device(name)
+
+
+def make_step(model: DeepMLP, lr: float, loss: str, kind: str):
+    """The SGD update, theta <- theta - lr * g with g the mean gradient over the minibatch (no
+    momentum, no weight decay, no schedule): `lean` fuses it into the backward pass
+    (glorot_repro/lean.py); `autograd` is loss.backward() + torch.optim.SGD, for any model.
+    Returns step(x, y) -> (loss, logits), both detached."""
+    if kind == "lean":
+        return LeanSGD(model, lr, loss).step
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+
+    def autograd_step(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = model(x)
+        value = cost(logits, y, loss)
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        optimizer.step()
+        return value.detach(), logits.detach()
+    return autograd_step
 
 
 @torch.no_grad()
@@ -112,8 +131,8 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     seed_everything(cfg.seed)
     model = DeepMLP(data.n_inputs, data.n_classes, cfg.model.depth, cfg.model.width,
                     cfg.activation.name, cfg.init.name).to(device)
-    # Plain SGD, theta <- theta - lr * g: no momentum, no weight decay, no schedule.
-    optimizer = torch.optim.SGD(model.parameters(), lr=tc.lr)
+    # Plain SGD keeps no state besides the weights, so a checkpoint needs only the model.
+    step = make_step(model, tc.lr, tc.loss, tc.step)
 
     # Resume: rerunning the same command in the same run dir continues where it stopped.
     progress = Progress()
@@ -122,7 +141,6 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     ckpt = load_checkpoint(run_dir)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
         data.stream.load_state_dict(ckpt["stream"])
         set_rng_state(ckpt["rng"])
         progress = Progress(**ckpt["progress"])
@@ -136,7 +154,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
         progress.seconds += time.time() - checkpoint.since
         checkpoint.since = time.time()
         save_checkpoint(run_dir, {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "model": model.state_dict(),
             "stream": data.stream.state_dict(), "rng": rng_state(),
             "progress": asdict(progress), "window": window.cpu(), "window_n": window_n,
             "config": OmegaConf.to_container(cfg, resolve=True)})
@@ -157,26 +175,16 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
             progress.best_update = u
         window.zero_()
         window_n = 0
-        bar.set_postfix_str(" ".join(f"{k.split('/')[1]}={v:.2f}{'%' if 'error' in k else ''}"
+        bar.set_postfix_str(" ".join(f"{k.replace('error/', '')}={v:.2f}{'%' if 'error' in k else ''}"
                                      for k, v in scalars.items()), refresh=False)
 
     # Probes (Sec. 4): per-layer statistics on a fixed probe set, the first test examples.
     probe_x, probe_y = (t[:cfg.log.probe_size] for t in data.test)
-    sizes = [data.n_inputs] + [cfg.model.width] * cfg.model.depth
 
     def probe(u: int) -> None:
-        internals = layer_internals(model, probe_x, probe_y, tc.loss)
-        with_histograms = bool(cfg.log.histograms) and u % cfg.log.histograms == 0
-        # Layer Jacobians need SVDs: at update 0 (where the paper reports them) and with histograms.
-        jacobians = cfg.log.jacobian_examples if u == 0 or with_histograms else 0
-        scalars = probe_scalars(model, internals, jacobians)
-        if u == 0 and cfg.activation.name in LINEAR_REGIME:
-            scalars |= theory_scalars(cfg.init.name, sizes, internals)
+        scalars, histograms = run_probes(model, probe_x, probe_y, u, cfg)
         log_scalars(writer, scalars, u)
-        if with_histograms:
-            log_histograms(writer, probe_histograms(cfg.activation.name, internals,
-                                                    cfg.log.grad_range, cfg.log.wgrad_range,
-                                                    cfg.log.bins), u)
+        log_histograms(writer, histograms, u)
 
     def finite() -> bool:
         return bool(torch.isfinite(window[0]))
@@ -207,16 +215,11 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
                     status = "interrupted"
                     checkpoint()
                     break
-                # One SGD step on a fresh minibatch (mean gradient over train.batch_size examples).
                 x, y = data.stream.next_batch(tc.batch_size)
-                logits = model(x)
-                loss = cost(logits, y, tc.loss)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                loss, logits = step(x, y)
                 # Accumulated on the device: no host sync per update.
-                window[0] += loss.detach() * len(y)
-                window[1] += (logits.detach().argmax(1) != y).sum()
+                window[0] += loss * len(y)
+                window[1] += (logits.argmax(1) != y).sum()
                 window_n += len(y)
                 u += 1
                 bar.update(1)

@@ -1,6 +1,5 @@
 """Training end to end: the real entry point, event files, summary.json, resume, divergence, errors."""
 import json
-import math
 import os
 import signal
 import subprocess
@@ -10,9 +9,9 @@ import pytest
 import torch
 from tbparse import SummaryReader
 
-import glorot_repro.train as train_module
 from glorot_repro.activations import ACTIVATIONS
 from glorot_repro.compose import compose_config
+from glorot_repro.data.streams import ShapesetStream
 from glorot_repro.errors import ConfigError
 from glorot_repro.init import INITS
 from glorot_repro.losses import cost
@@ -88,18 +87,20 @@ def test_same_seed_same_numbers_other_seed_differs(run_smoke, tmp_path):
     assert scalars(tmp_path / "a")["loss/train"] != scalars(tmp_path / "c")["loss/train"]
 
 
-def _crash_at(monkeypatch, n_calls, action):
-    """Make the cost function run `action` on its n-th call (i.e. during update n)."""
+def _crash_at(monkeypatch, n_calls, action, transform=None):
+    """Run `action` when the n-th training minibatch is drawn (i.e. during update n); optionally
+    `transform` every minibatch from then on."""
     calls = {"n": 0}
-    real_cost = train_module.cost
+    real_next_batch = ShapesetStream.next_batch
 
-    def cost(*args, **kwargs):
+    def next_batch(self, n):
         calls["n"] += 1
         if calls["n"] == n_calls:
             action()
-        return real_cost(*args, **kwargs)
+        x, y = real_next_batch(self, n)
+        return (transform(x), y) if transform and calls["n"] >= n_calls else (x, y)
 
-    monkeypatch.setattr(train_module, "cost", cost)
+    monkeypatch.setattr(ShapesetStream, "next_batch", next_batch)
 
 
 def _comparable(summary):
@@ -139,17 +140,9 @@ def test_sigterm_saves_checkpoint_and_resume_matches(run_smoke, tmp_path, monkey
 
 
 def test_divergence_stops_keeps_last_good_checkpoint(run_smoke, monkeypatch, caplog):
-    """The loss turns NaN during update 35: the check at 40 (train.check_every=10 at smoke scale)
+    """Inputs turn NaN from update 35: the check at 40 (train.check_every=10 at smoke scale)
     stops the run; the checkpoint of update 30 stays, finite."""
-    real_cost = train_module.cost
-    calls = {"n": 0}
-
-    def cost(*args, **kwargs):
-        calls["n"] += 1
-        loss = real_cost(*args, **kwargs)
-        return loss * float("nan") if calls["n"] >= 35 else loss
-
-    monkeypatch.setattr(train_module, "cost", cost)
+    _crash_at(monkeypatch, 35, lambda: None, transform=lambda x: x * float("nan"))
     summary, run_dir = run_smoke()
     assert summary["status"] == "diverged" and summary["updates"] == 40
     ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=False)
@@ -167,9 +160,14 @@ def test_diverged_single_run_exits_non_zero(tmp_path):
     assert read_summary(tmp_path / "d")["status"] == "diverged"
 
 
-def test_quadratic_cost_trains(run_smoke):
-    summary, _ = run_smoke("train.loss=quadratic")
-    assert summary["status"] == "completed" and math.isfinite(summary["final_test_error"])
+@pytest.mark.parametrize("loss", ["nll", "quadratic"])
+def test_lean_and_autograd_steps_train_alike(run_smoke, tmp_path, loss):
+    lean, _ = run_smoke(f"train.loss={loss}", run_dir=tmp_path / "lean")
+    auto, _ = run_smoke(f"train.loss={loss}", "train.step=autograd", run_dir=tmp_path / "auto")
+    assert lean["status"] == auto["status"] == "completed"
+    lean_loss = [v for _, v in scalars(tmp_path / "lean")["loss/train"]]
+    auto_loss = [v for _, v in scalars(tmp_path / "auto")["loss/train"]]
+    assert lean_loss == pytest.approx(auto_loss, rel=1e-4)
 
 
 def test_quadratic_cost_formula():
