@@ -31,12 +31,12 @@ class Backprop:
 def output_delta(logits: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
     """dC_x/d(logits) per example. Softmax + NLL: p - onehot(y) (the lecture's 'simple, stable
     gradient'). Quadratic 1/2||p - t||^2 through the softmax Jacobian: p (.) (r - <p, r>), r = p - t."""
-    p = logits.softmax(dim=1)
-    t = F.one_hot(y, logits.shape[1]).to(p.dtype)
+    p = logits.softmax(dim=-1)
+    t = F.one_hot(y, logits.shape[-1]).to(p.dtype)
     if loss == "nll":
         return p - t
     r = p - t
-    return p * (r - (p * r).sum(dim=1, keepdim=True))
+    return p * (r - (p * r).sum(dim=-1, keepdim=True))
 
 
 def backprop(model: DeepMLP, x: torch.Tensor, y: torch.Tensor, loss: str = "nll") -> Backprop:

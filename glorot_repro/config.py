@@ -26,6 +26,14 @@ class ModelConf:
 
 
 @dataclass
+class ReplicaConf:
+    """Several models of one configuration trained together in one process, one per
+    (seed, lr) in seeds x lrs; an empty list means just `seed` / `train.lr`."""
+    seeds: list[int] = field(default_factory=list)
+    lrs: list[float] = field(default_factory=list)
+
+
+@dataclass
 class TrainConf:
     batch_size: int = 10  # paper: minibatch of 10, mean gradient
     lr: float = 0.03  # learns steadily at cpu scale (0.1 blew the loss up; see README)
@@ -36,6 +44,7 @@ class TrainConf:
     checkpoint_every: int = 5_000
     check_every: int = 100  # look for a NaN/inf loss every this many updates (one host sync each)
     eval_batch_size: int = 1_000
+    replicas: ReplicaConf = field(default_factory=ReplicaConf)
 
 
 @dataclass
@@ -145,5 +154,6 @@ def validate(cfg: Any) -> None:
     for key in ("grad_range", "wgrad_range"):
         if not cfg.log[key] > 0:
             raise ConfigError(f"log.{key} must be > 0, got {cfg.log[key]}")
-    if not cfg.train.lr > 0:
-        raise ConfigError(f"train.lr must be > 0, got {cfg.train.lr}")
+    for lr in [cfg.train.lr, *cfg.train.replicas.lrs]:
+        if not lr > 0:
+            raise ConfigError(f"train.lr must be > 0, got {lr}")

@@ -10,6 +10,10 @@ class ConfigError(ValueError):
     """A configuration value the study cannot run with."""
 
 
+class ResumeError(RuntimeError):
+    """A run dir whose checkpoints cannot be resumed as they stand."""
+
+
 def lookup(registry: Mapping[str, T], name: str, what: str) -> T:
     """`registry[name]`, or a ConfigError listing the valid names."""
     try:

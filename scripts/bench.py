@@ -54,7 +54,7 @@ def plain_loop(batches, device, cfg):
 
 def our_loop(batches, device, cfg, probed: bool):
     model = DeepMLP(INPUTS, CLASSES, DEPTH, WIDTH, "tanh", "normalized").to(device)
-    step = LeanSGD(model, LR, "nll").step
+    step = LeanSGD([model], [LR], "nll").step
     probe_x = torch.rand(cfg.log.probe_size, INPUTS, device=device)
     probe_y = torch.randint(0, CLASSES, (cfg.log.probe_size,), device=device)
 
@@ -63,7 +63,7 @@ def our_loop(batches, device, cfg, probed: bool):
             if probed and u % cfg.log.every == 0:
                 run_probes(model, probe_x, probe_y, u, cfg)
             x, y = batches[u % len(batches)]
-            step(x, y)
+            step(x.unsqueeze(0), y.unsqueeze(0))
     return run
 
 

@@ -212,3 +212,59 @@ def test_every_config_group_option_composes():
         for option in sorted(p.stem for p in (REPO / "conf" / group).glob("*.yaml")):
             cfg = compose_config([f"{group}={option}"])
             assert cfg.model.depth >= 1
+
+
+REPLICAS = ("train.replicas.seeds=[0,1]", "train.replicas.lrs=[0.03,0.1]")
+
+
+def _close_series(a, b):
+    assert a.keys() == b.keys()
+    for tag in a:
+        assert [s for s, _ in a[tag]] == [s for s, _ in b[tag]], tag
+        assert [v for _, v in a[tag]] == pytest.approx([v for _, v in b[tag]], rel=1e-3, abs=1e-4), tag
+
+
+def test_each_replica_equals_the_run_it_would_be_alone(run_smoke, tmp_path):
+    """Four models (seeds x learning rates) in one process; replica (seed 1, lr 0.1) ends with the
+    numbers of `seed=1 train.lr=0.1` run alone, up to float rounding (its lr scales the step
+    inside the batched matmul instead of after it)."""
+    group, group_dir = run_smoke(*REPLICAS, run_dir=tmp_path / "group")
+    assert group["status"] == "completed" and len(group["replicas"]) == 4
+    names = sorted(p.name for p in group_dir.iterdir() if p.is_dir())
+    assert names == ["seed0_lr0.03", "seed0_lr0.1", "seed1_lr0.03", "seed1_lr0.1"]
+    alone, alone_dir = run_smoke("seed=1", "train.lr=0.1", run_dir=tmp_path / "alone")
+    replica_dir = group_dir / "seed1_lr0.1"
+    replica = read_summary(replica_dir)
+    for key in ("status", "updates", "examples", "best_update"):
+        assert replica[key] == alone[key]
+    for key in ("best_valid_error", "final_test_error", "final_valid_error"):
+        assert replica[key] == pytest.approx(alone[key], abs=0.5)  # at most one example of 200
+    _close_series(scalars(replica_dir), scalars(alone_dir))
+    cfg = (replica_dir / ".hydra" / "config.yaml").read_text()
+    assert "seed: 1" in cfg and "lr: 0.1" in cfg
+    assert (replica_dir / "checkpoint.pt").exists()
+
+
+def test_replicas_resume_after_a_kill(run_smoke, tmp_path, monkeypatch):
+    straight, _ = run_smoke(*REPLICAS, run_dir=tmp_path / "straight")
+
+    class Killed(Exception):
+        pass
+
+    def die():
+        raise Killed
+
+    _crash_at(monkeypatch, 4 * 44 + 1, die)  # 4 minibatches per update: dies during update 45
+    with pytest.raises(Killed):
+        run_smoke(*REPLICAS, run_dir=tmp_path / "resumed")
+    monkeypatch.undo()
+    resumed, _ = run_smoke(*REPLICAS, run_dir=tmp_path / "resumed")
+    for a, b in zip(resumed["replicas"], straight["replicas"]):
+        assert _comparable(a) == _comparable(b)
+    for name in ("seed0_lr0.03", "seed1_lr0.1"):
+        assert scalars(tmp_path / "resumed" / name) == scalars(tmp_path / "straight" / name)
+
+
+def test_autograd_step_refuses_replicas(run_smoke):
+    with pytest.raises(ConfigError, match="train.step=autograd trains one model"):
+        run_smoke(*REPLICAS, "train.step=autograd")

@@ -1,0 +1,151 @@
+"""One model's run: its run dir, training stream, event file, best-validation bookkeeping,
+checkpoint and summary. Training drives one Run, or K of them together (replicas), and each
+writes its run dir exactly as a lone run would."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from glorot_repro.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from glorot_repro.data import Stream
+from glorot_repro.model import DeepMLP
+from glorot_repro.probes import run_probes
+from glorot_repro.provenance import git_commit, versions
+from glorot_repro.rng import rng_state, set_rng_state
+from glorot_repro.tblog import log_histograms, log_scalars, open_writer
+
+log = logging.getLogger("glorot_repro.train")
+
+
+@dataclass
+class Progress:
+    """Everything about a run's position that a checkpoint carries besides tensors."""
+    update: int = 0
+    best_valid_error: float = math.inf
+    test_error_at_best_valid: float = math.nan
+    best_update: int = -1
+    last_valid_error: float = math.nan
+    last_test_error: float = math.nan
+    seconds: float = 0.0  # wall time spent in this run, summed over resumed segments
+    checked: int = 0  # the last update at which the loss was seen finite
+
+
+@torch.no_grad()
+def error_percent(model: DeepMLP, x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
+    wrong = sum(int((model(x[i:i + batch]).argmax(1) != y[i:i + batch]).sum())
+                for i in range(0, len(x), batch))
+    return 100.0 * wrong / len(x)
+
+
+class Run:
+    def __init__(self, run_dir: Path, cfg: DictConfig, model: DeepMLP, stream: Stream,
+                 window: torch.Tensor):
+        self.run_dir, self.cfg, self.model, self.stream = run_dir, cfg, model, stream
+        self.window = window  # on the device: summed loss and wrong answers since the last eval
+        self.window_n = 0  # examples in the window
+        self.progress = Progress()
+        self.status = "running"
+        self.writer = None
+        run_dir.mkdir(parents=True, exist_ok=True)
+
+    def resume(self) -> bool:
+        """Load the run dir's checkpoint, if any: rerunning a command continues where it stopped."""
+        ckpt = load_checkpoint(self.run_dir)
+        if ckpt is None:
+            return False
+        self.model.load_state_dict(ckpt["model"])  # copies into the weights, views included
+        self.stream.load_state_dict(ckpt["stream"])
+        set_rng_state(ckpt["rng"])
+        self.progress = Progress(**ckpt["progress"])
+        self.window.copy_(ckpt["window"])
+        self.window_n = ckpt["window_n"]
+        log.info("resuming %s from update %d", self.run_dir, self.progress.update)
+        return True
+
+    def open_log(self) -> None:
+        # Clears what a killed segment logged after its last checkpoint (all of it, if it had none).
+        self.writer = open_writer(self.run_dir, self.progress.update)
+
+    def evaluate(self, u: int, valid, test) -> dict[str, float]:
+        """Validation and test error on the full sets, the online training error since the last
+        evaluation, and best-validation bookkeeping. Returns what it logged."""
+        p, batch = self.progress, self.cfg.train.eval_batch_size
+        p.last_valid_error = error_percent(self.model, *valid, batch)
+        p.last_test_error = error_percent(self.model, *test, batch)
+        scalars = {"error/valid": p.last_valid_error, "error/test": p.last_test_error}
+        if self.window_n:
+            loss_sum, wrong = self.window.tolist()
+            scalars |= {"error/train": 100.0 * wrong / self.window_n,
+                        "loss/train": loss_sum / self.window_n}
+        log_scalars(self.writer, scalars, u)
+        if p.last_valid_error < p.best_valid_error:
+            p.best_valid_error, p.test_error_at_best_valid = p.last_valid_error, p.last_test_error
+            p.best_update = u
+        self.window.zero_()
+        self.window_n = 0
+        return scalars
+
+    def probe(self, u: int, x: torch.Tensor, y: torch.Tensor) -> None:
+        scalars, histograms = run_probes(self.model, x, y, u, self.cfg)
+        log_scalars(self.writer, scalars, u)
+        log_histograms(self.writer, histograms, u)
+
+    def checkpoint(self, seconds: float) -> None:
+        self.progress.seconds = seconds
+        save_checkpoint(self.run_dir, {
+            # clone: the weights may be views into replica stacks, which torch.save would store whole
+            "model": {k: v.clone() for k, v in self.model.state_dict().items()},
+            "stream": self.stream.state_dict(), "rng": rng_state(),
+            "progress": asdict(self.progress), "window": self.window.cpu(),
+            "window_n": self.window_n, "config": OmegaConf.to_container(self.cfg, resolve=True)})
+
+    def finish(self, seconds: float) -> dict:
+        """Close the event file, write summary.json (design.md's keys) and return it."""
+        if self.writer is not None:
+            self.writer.close()
+        if self.status == "running":
+            self.status = "completed"
+        p = self.progress
+        p.seconds = seconds
+        examples = p.update * self.cfg.train.batch_size
+        summary = {
+            "status": self.status,
+            "updates": p.update,
+            "examples": examples,
+            "best_valid_error": p.best_valid_error,
+            "test_error_at_best_valid": p.test_error_at_best_valid,
+            "best_update": p.best_update,
+            "final_valid_error": p.last_valid_error,
+            "final_test_error": p.last_test_error,
+            "seconds": round(seconds, 3),
+            "examples_per_second": round(examples / seconds, 1) if seconds else 0.0,
+            "versions": versions(),
+            "git": git_commit(),
+        }
+        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        self.report(summary)
+        return summary
+
+    def report(self, summary: dict) -> None:
+        """The few lines a user reads at the end of a run."""
+        if self.status == "diverged":
+            kept = load_checkpoint(self.run_dir)
+            where = (f"the last good checkpoint (update {kept['progress']['update']}) is kept in "
+                     f"{self.run_dir / CHECKPOINT}" if kept else "no checkpoint had been written yet")
+            log.error("diverged: the training loss became NaN/inf between updates %d and %d; %s",
+                      self.progress.checked, self.progress.update, where)
+        elif self.status == "interrupted":
+            log.warning("interrupted at update %d; checkpoint saved. Rerun the same command with "
+                        "hydra.run.dir=%s to resume.", summary["updates"], self.run_dir)
+        log.info("%s: %d updates (%d examples) in %.0f s, %.0f examples/s", self.status,
+                 summary["updates"], summary["examples"], summary["seconds"],
+                 summary["examples_per_second"])
+        log.info("best valid error %.2f%% (update %d), test error there %.2f%%, final test error "
+                 "%.2f%%", summary["best_valid_error"], summary["best_update"],
+                 summary["test_error_at_best_valid"], summary["final_test_error"])
