@@ -1,17 +1,21 @@
 """Training throughput, measured side by side in one process.
 
     python scripts/bench.py                 # 3 interleaved repeats of 5000 updates per mode
-    python scripts/bench.py --updates 1000 --repeats 1
-    python scripts/bench.py --json          # {"plain": ..., "lean": ..., "probed": ...} only
+    python scripts/bench.py --quick         # 1 repeat of 500 updates: about a minute in all
+    python scripts/bench.py --json          # {"plain": ..., "lean": ..., "probed": ..., "replicas": ...}
+    python scripts/bench.py --device cuda
 
-The work is the paper's: a 5x1000 tanh net on 1024 inputs (Shapeset size), minibatch 10, SGD.
-Modes, each on the same pre-drawn minibatches:
-  plain   nn.Sequential + torch.optim.SGD: the loop a typical reproduction writes
-  lean    our training step (glorot_repro.lean.LeanSGD, the default), probes off
-  probed  our step with the default probes (log.every, log.histograms, Jacobians) of the config
-A window of --updates updates starts at update 0, so with the default 5000 it holds exactly one
-histogram probe and the scalar probes of the default cadence. Reports model-updates/s as the
-median (min, max) over repeats and each mode's ratio to `plain`; also Shapeset images/s."""
+The work is the paper's: a 5x1000 tanh net on 1024 inputs (Shapeset's size), minibatch 10, SGD,
+on pre-drawn minibatches shared by all modes:
+  plain     nn.Sequential + torch.optim.SGD: the loop a typical reproduction writes
+  lean      our training step (glorot_repro.lean.LeanSGD, the default), probes off
+  probed    our step with the default probes of the config (log.every, log.histograms, Jacobians)
+  replicas  our step training K models at once (K=8 by default); total model-updates/s
+Modes run interleaved, repeat after repeat, so drifts of the machine hit all alike. A window
+starts at update 0; with the default 5000 updates it holds exactly one histogram probe and the
+scalar probes of the default cadence (with --quick the one full probe at update 0 weighs 10x more).
+Reports model-updates/s, median (min, max) over repeats, and each mode's ratio to `plain`; then
+Shapeset-3x2 images/s generated on the same device."""
 from __future__ import annotations
 
 import argparse
@@ -35,7 +39,7 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def plain_loop(batches, device, cfg):
+def plain_loop(batches, device):
     layers = []
     for fan_in in [INPUTS] + [WIDTH] * (DEPTH - 1):
         layers += [torch.nn.Linear(fan_in, WIDTH), torch.nn.Tanh()]
@@ -47,27 +51,29 @@ def plain_loop(batches, device, cfg):
         for u in range(updates):
             x, y = batches[u % len(batches)]
             opt.zero_grad()
-            loss_fn(net(x), y).backward()
+            loss_fn(net(x[0]), y[0]).backward()
             opt.step()
     return run
 
 
-def our_loop(batches, device, cfg, probed: bool):
-    model = DeepMLP(INPUTS, CLASSES, DEPTH, WIDTH, "tanh", "normalized").to(device)
-    step = LeanSGD([model], [LR], "nll").step
-    probe_x = torch.rand(cfg.log.probe_size, INPUTS, device=device)
-    probe_y = torch.randint(0, CLASSES, (cfg.log.probe_size,), device=device)
+def lean_loop(batches, device, models: int, probe_cfg=None):
+    """Our step on `models` models; with probe_cfg, model 0 is probed as the trainer does."""
+    nets = [DeepMLP(INPUTS, CLASSES, DEPTH, WIDTH, "tanh", "normalized").to(device)
+            for _ in range(models)]
+    step = LeanSGD(nets, [LR] * models, "nll").step
+    probe_x = torch.rand(300, INPUTS, device=device)
+    probe_y = torch.randint(0, CLASSES, (300,), device=device)
 
     def run(updates: int) -> None:
         for u in range(updates):
-            if probed and u % cfg.log.every == 0:
-                run_probes(model, probe_x, probe_y, u, cfg)
+            if probe_cfg is not None and u % probe_cfg.log.every == 0:
+                run_probes(nets[0], probe_x, probe_y, u, probe_cfg)
             x, y = batches[u % len(batches)]
-            step(x.unsqueeze(0), y.unsqueeze(0))
+            step(x[:models], y[:models])
     return run
 
 
-def shapeset_images_per_second(device, n=10_000) -> float:
+def shapeset_images_per_second(device: torch.device, n: int = 10_000) -> float:
     gen = Shapeset3x2(seed=0, device=device)
     gen.sample(1000)
     sync(device)
@@ -78,20 +84,29 @@ def shapeset_images_per_second(device, n=10_000) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--updates", type=int, default=5000, help="updates per timed window")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats per mode")
+    parser.add_argument("--replicas", type=int, default=8, help="K for the replicas mode")
+    parser.add_argument("--quick", action="store_true", help="1 repeat of 500 updates")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--json", action="store_true", help="print only a JSON dict of updates/s")
     args = parser.parse_args()
+    if args.quick:
+        args.updates, args.repeats = 500, 1
     device = torch.device(args.device)
     cfg = compose_config(["activation=tanh", "init=normalized"])  # the default probe cadence
     torch.manual_seed(0)
-    batches = [(torch.rand(BATCH, INPUTS, device=device), torch.randint(0, CLASSES, (BATCH,), device=device))
-               for _ in range(100)]
-    loops = {"plain": plain_loop(batches, device, cfg),
-             "lean": our_loop(batches, device, cfg, probed=False),
-             "probed": our_loop(batches, device, cfg, probed=True)}
+    # Minibatches of shape (replicas, batch, inputs): the plain and lean modes use the first.
+    batches = [(torch.rand(args.replicas, BATCH, INPUTS, device=device),
+                torch.randint(0, CLASSES, (args.replicas, BATCH), device=device))
+               for _ in range(50)]
+    loops = {"plain": plain_loop(batches, device),
+             "lean": lean_loop(batches, device, 1),
+             "probed": lean_loop(batches, device, 1, probe_cfg=cfg),
+             "replicas": lean_loop(batches, device, args.replicas)}
+    models = {"plain": 1, "lean": 1, "probed": 1, "replicas": args.replicas}
     for run in loops.values():  # warm-up: allocator, kernels, one probe
         run(20)
     rates: dict[str, list[float]] = {name: [] for name in loops}
@@ -101,20 +116,22 @@ def main() -> None:
             start = time.perf_counter()
             run(args.updates)
             sync(device)
-            rates[name].append(args.updates / (time.perf_counter() - start))
+            rates[name].append(models[name] * args.updates / (time.perf_counter() - start))
     medians = {name: statistics.median(r) for name, r in rates.items()}
     if args.json:
         print(json.dumps(medians))
         return
-    print(f"device {device}, {DEPTH}x{WIDTH} tanh, {INPUTS} inputs, minibatch {BATCH}, "
+    name_of_device = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print(f"device {name_of_device}, {DEPTH}x{WIDTH} tanh, {INPUTS} inputs, minibatch {BATCH}, "
           f"{args.updates} updates x {args.repeats} repeats, torch threads {torch.get_num_threads()}")
     print(f"probes: every {cfg.log.every} updates on {cfg.log.probe_size} examples, histograms "
           f"and Jacobians every {cfg.log.histograms}")
     for name, r in rates.items():
-        print(f"  {name:7s} {medians[name]:8.1f} updates/s  (min {min(r):.1f}, max {max(r):.1f})  "
-              f"x{medians[name] / medians['plain']:.2f} plain")
+        label = f"{name} (K={args.replicas})" if name == "replicas" else name
+        print(f"  {label:15s} {medians[name]:8.1f} model-updates/s  (min {min(r):.1f}, "
+              f"max {max(r):.1f})  x{medians[name] / medians['plain']:.2f} plain")
     print(f"  probing costs {100 * (1 - medians['probed'] / medians['lean']):.1f}% of lean")
-    print(f"  Shapeset-3x2: {shapeset_images_per_second(device):,.0f} images/s on {device}")
+    print(f"  Shapeset-3x2: {shapeset_images_per_second(device):,.0f} images/s on {name_of_device}")
 
 
 if __name__ == "__main__":
