@@ -1,0 +1,59 @@
+"""One entry point from a dataset config to what training needs: a train stream and fixed
+validation and test sets, all on the training device."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Union
+
+import torch
+
+from glorot_repro.data.splits import DatasetError, Splits
+from glorot_repro.data.streams import ShapesetStream, TensorStream, to_inputs
+
+Stream = Union[ShapesetStream, TensorStream]
+
+
+@dataclass
+class StudyData:
+    new_stream: Callable[[int], Stream]  # seed -> a training stream
+    valid: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+    n_inputs: int
+    n_classes: int
+
+
+def load_splits(cfg) -> Splits:
+    """The in-memory real datasets (paper Sec. 2.2), read from cfg.root."""
+    from glorot_repro.data import vision
+
+    root = Path(cfg.root).expanduser()
+    if cfg.name == "mnist":
+        return vision.load_mnist(root, download=cfg.download, split_seed=cfg.split_seed)
+    if cfg.name == "cifar10":
+        return vision.load_cifar10(root, download=cfg.download, split_seed=cfg.split_seed)
+    if cfg.name == "small_imagenet":
+        return vision.load_small_imagenet(root, split_seed=cfg.split_seed)
+    raise ValueError(f"not an in-memory dataset: {cfg.name!r}")
+
+
+def build_data(cfg, device: torch.device) -> StudyData:
+    """cfg is the `dataset` config node. Training streams are made per seed (one per model)."""
+    if cfg.name == "shapeset":
+        from glorot_repro.data.shapeset import shapeset_splits
+
+        valid, test = shapeset_splits(cfg.n_valid, cfg.n_test, cfg.valid_seed, cfg.test_seed,
+                                      device=device)
+        fixed = [(to_inputs(x, cfg.signed_pixels), y) for x, y in (valid, test)]
+        return StudyData(lambda seed: ShapesetStream(seed, device, cfg.signed_pixels),
+                         fixed[0], fixed[1], n_inputs=32 * 32, n_classes=9)
+    s = load_splits(cfg).to(device)
+    signed = cfg.signed_pixels
+    train_x = to_inputs(s.train_x, signed)
+    return StudyData(lambda seed: TensorStream(train_x, s.train_y, seed),
+                     (to_inputs(s.valid_x, signed), s.valid_y),
+                     (to_inputs(s.test_x, signed), s.test_y),
+                     n_inputs=s.n_inputs, n_classes=s.n_classes)
+
+
+__all__ = ["DatasetError", "Splits", "StudyData", "build_data", "load_splits"]
