@@ -1,0 +1,45 @@
+"""Per-layer histograms, one panel per (activation, init), one line per hidden layer:
+Figs. 6-8 at initialisation (tanh, standard vs normalized init: activations, back-propagated
+gradients dC/ds, weight gradients dC/dW) and Fig. 4 at the end of training (activations, tanh
+vs softsign)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from glorot_repro.figures.style import LAYER_COLORS, plt
+from glorot_repro.figures.training import curve_label
+
+QUANTITIES = {"act": "activation value", "grad": "back-propagated gradient dC/ds",
+              "wgrad": "weight gradient dC/dW"}
+
+
+def layer_histogram_panels(hist: pd.DataFrame, quantity: str, panels: list[tuple[str, str]],
+                           at: str = "first") -> plt.Figure:
+    """The fraction of values in each fixed bin (the paper's 'normalized histograms') at each
+    run's first or last histogram step."""
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6, 2.6 * len(panels)), sharex=True,
+                             squeeze=False)
+    for ax, (activation, init) in zip(axes[:, 0], panels):
+        rows = hist[(hist.activation == activation) & (hist.init == init)
+                    & hist.tag.str.fullmatch(rf"{quantity}/layer\d+")]
+        if rows.empty:
+            raise ValueError(f"no {quantity} histograms for activation={activation}, init={init}")
+        step = rows.step.min() if at == "first" else rows.step.max()
+        for _, row in rows[rows.step == step].sort_values("tag").iterrows():
+            layer = int(row.tag.rsplit("layer", 1)[1])
+            if layer > row.depth:
+                continue  # W(D+1) feeds the softmax; the paper shows the hidden layers
+            right = np.asarray(row.limits)
+            counts = np.asarray(row.counts, dtype=float)
+            centres = right - (right[1] - right[0]) / 2
+            # The end bins also hold the values beyond the range: drawn, they would look like
+            # peaks at the edges, so the lines stop one bin short (fractions are of all values).
+            ax.plot(centres[1:-1], counts[1:-1] / counts.sum(), color=LAYER_COLORS[layer],
+                    label=f"Layer {layer}")
+        ax.set_title(f"{curve_label(activation, init)}, update {step}", fontsize=10)
+        ax.set_ylabel("fraction of values")
+        ax.legend(fontsize=8, ncol=2)
+    axes[-1, 0].set_xlabel(QUANTITIES[quantity])
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,113 @@
+"""Figures drawn from runs during training: per-layer statistics against updates (Figs. 2, 3, 9,
+10) and test error against examples seen (Figs. 11, 12)."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from glorot_repro.figures.style import LAYER_COLORS, plt
+
+ACTIVATION_NAMES = {"sigmoid": "Sigmoid", "tanh": "Tanh", "softsign": "Softsign",
+                    "relu": "ReLU", "softplus": "Softplus"}
+
+
+def curve_label(activation: str, init: str) -> str:
+    """The paper's legend names: 'Tanh' for standard init, 'Tanh N' for normalized."""
+    return ACTIVATION_NAMES[activation] + (" N" if init == "normalized" else "")
+
+
+def select(scalars: pd.DataFrame, activation: str, init: str) -> pd.DataFrame:
+    rows = scalars[(scalars.activation == activation) & (scalars.init == init)]
+    if rows.empty:
+        raise ValueError(f"no runs with activation={activation}, init={init} in the table")
+    return rows
+
+
+def layer_stat(rows: pd.DataFrame, quantity: str, stat: str) -> dict[int, pd.Series]:
+    """{layer: value by step} for tags <quantity>/layer<l>/<stat>."""
+    pattern = re.compile(rf"{quantity}/layer(\d+)/{stat}")
+    out = {}
+    for tag, group in rows.groupby("tag"):
+        match = pattern.fullmatch(tag)
+        if match:
+            out[int(match.group(1))] = group.groupby("step").value.mean()
+    return dict(sorted(out.items()))
+
+
+def mean_std_bars(scalars: pd.DataFrame, activation: str, init: str) -> plt.Figure:
+    """Fig. 2: mean (line) and standard deviation (bars) of each hidden layer's activations
+    during training, on the probe set."""
+    rows = select(scalars, activation, init)
+    means, stds = layer_stat(rows, "act", "mean"), layer_stat(rows, "act", "std")
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    for layer, mean in means.items():
+        ax.errorbar(mean.index / 1000, mean.values, yerr=stds[layer].values, capsize=2,
+                    color=LAYER_COLORS[layer], label=f"Layer {layer}")
+    ax.set_xlabel("updates (thousands)")
+    ax.set_ylabel("activation value")
+    ax.set_title(f"{curve_label(activation, init)}, {rows.depth.iloc[0]} hidden layers", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def saturation_panels(scalars: pd.DataFrame, panels: list[tuple[str, str]]) -> plt.Figure:
+    """Figs. 3 and 10: per layer, the 98th percentile of the activations (markers alone) and
+    their standard deviation (lines), during training; one panel per (activation, init)."""
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6.5, 3.2 * len(panels)), sharex=True,
+                             squeeze=False)
+    for ax, (activation, init) in zip(axes[:, 0], panels):
+        rows = select(scalars, activation, init)
+        stds, p98s = layer_stat(rows, "act", "std"), layer_stat(rows, "act", "p98")
+        for layer, std in stds.items():
+            color = LAYER_COLORS[layer]
+            ax.plot(std.index / 1000, std.values, "-", color=color, label=f"Layer {layer}")
+            ax.plot(p98s[layer].index / 1000, p98s[layer].values, "o", ms=3, color=color)
+        ax.set_title(f"{curve_label(activation, init)}: 98th percentile (markers) and standard "
+                     f"deviation (lines)", fontsize=10)
+        ax.set_ylabel("activation value")
+        ax.legend(fontsize=8, ncol=3)
+    axes[-1, 0].set_xlabel("updates (thousands)")
+    fig.tight_layout()
+    return fig
+
+
+def weight_gradient_spread(scalars: pd.DataFrame, activation: str = "tanh") -> plt.Figure:
+    """Fig. 9: standard deviation of each hidden layer's weight gradients during training,
+    standard (top) vs normalized init (bottom)."""
+    fig, axes = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True)
+    for ax, init in zip(axes, ("standard", "normalized")):
+        rows = select(scalars, activation, init)
+        depth = int(rows.depth.iloc[0])
+        for layer, std in layer_stat(rows, "wgrad", "std").items():
+            if layer <= depth:
+                ax.plot(std.index / 1000, std.values, color=LAYER_COLORS[layer],
+                        label=f"Layer {layer}")
+        ax.set_yscale("log")
+        ax.set_title(f"{curve_label(activation, init)}: std of dC/dW per layer", fontsize=10)
+        ax.set_ylabel("std of weight gradient")
+        ax.legend(fontsize=8, ncol=3)
+    axes[-1].set_xlabel("updates (thousands)")
+    fig.tight_layout()
+    return fig
+
+
+def error_curves(scalars: pd.DataFrame, title: str) -> plt.Figure:
+    """Figs. 11, 12: test error against examples seen, one curve per (activation, init), the
+    legend ordered by final error (best first), as in the paper."""
+    test = scalars[scalars.tag == "error/test"]
+    curves = []
+    for (activation, init), rows in test.groupby(["activation", "init"]):
+        by_step = rows.groupby("step").value.mean()
+        curves.append((by_step.iloc[-1], curve_label(activation, init), by_step,
+                       int(rows.batch_size.iloc[0])))
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for final, label, by_step, batch in sorted(curves, key=lambda c: c[0]):
+        ax.plot(by_step.index * batch / 1e6, by_step.values, label=f"{label} ({final:.1f}%)")
+    ax.set_xlabel("examples seen (millions)")
+    ax.set_ylabel("test error (%)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
