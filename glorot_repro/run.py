@@ -105,10 +105,12 @@ class Run:
             "progress": asdict(self.progress), "window": self.window.cpu(),
             "window_n": self.window_n, "config": OmegaConf.to_container(self.cfg, resolve=True)})
 
-    def finish(self, seconds: float) -> dict:
-        """Close the event file, write summary.json (design.md's keys) and return it."""
+    def close_log(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+    def finish(self, seconds: float) -> dict:
+        """Write summary.json (design.md's keys) and return it."""
         if self.status == "running":
             self.status = "completed"
         p = self.progress

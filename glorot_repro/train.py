@@ -210,9 +210,11 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
                     r.window_n += tc.batch_size
                 u += 1
                 bar.update(1)
-    finally:
+    finally:  # a crash leaves no summary, only closed event files and the last checkpoint
         bar.close()
-        summaries = [r.finish(elapsed()) for r in runs]
+        for r in runs:
+            r.close_log()
+    summaries = [r.finish(elapsed()) for r in runs]
 
     log.info("logs: %s", run_dir)
     log.info("view: tensorboard --logdir %s", run_dir)

@@ -122,6 +122,7 @@ def test_killed_run_resumes_to_the_same_numbers(run_smoke, tmp_path, monkeypatch
     _crash_at(monkeypatch, crash_update, die)
     with pytest.raises(Killed):
         run_smoke(run_dir=tmp_path / "resumed")
+    assert not (tmp_path / "resumed" / "summary.json").exists()  # a crash claims nothing
     monkeypatch.undo()
     resumed, _ = run_smoke(run_dir=tmp_path / "resumed")
     assert _comparable(resumed) == _comparable(straight)
