@@ -1,13 +1,16 @@
 """Regenerate a paper artefact: run (or reuse) its runs, collect their event files, draw.
 
     python scripts/reproduce.py fig06                      # scale=cpu, runs in runs/fig06_cpu
+    python scripts/reproduce.py fig07                      # reuses runs/fig06_cpu
     python scripts/reproduce.py fig07 --scale smoke        # seconds
     python scripts/reproduce.py fig08 --runs my/runs       # draw from your own runs, no training
     python scripts/reproduce.py fig01                      # Shapeset-3x2 samples (no runs)
 
-Runs come from `python -m glorot_repro.train experiment=<artefact> scale=<scale>` (a Hydra
-multirun, conf/experiment/<artefact>.yaml); they are reused when the runs dir already holds
-finished runs (--rerun trains them again). Figures go to <out>/<artefact>.png and .pdf."""
+Runs come from `python -m glorot_repro.train experiment=<experiment> scale=<scale>` (a Hydra
+multirun, conf/experiment/<experiment>.yaml) into runs/<experiment>_<scale>. Artefacts that
+need the same runs share them (ARTEFACTS below): Figs. 7 and 8 draw on Fig. 6's runs, Figs. 3,
+4, 9 and 10 on Fig. 11's. Finished runs are reused (--rerun trains them again). Figures go to
+<out>/<artefact>.png and .pdf."""
 from __future__ import annotations
 
 import argparse
@@ -25,30 +28,34 @@ from glorot_repro.figures.training import (error_curves, mean_std_bars, saturati
 STANDARD_VS_NORMALIZED = [("tanh", "standard"), ("tanh", "normalized")]
 TANH_VS_SOFTSIGN = [("tanh", "standard"), ("softsign", "standard")]
 
-# artefact -> (needs runs, draw(runs_dir) -> figure)
+# artefact -> (the experiment whose runs it draws from, or None; draw(runs_dir) -> figure).
+# Artefacts share runs where one set holds what they need: Figs. 6-8 come from the same
+# at-init runs, and the six runs of Fig. 11 hold Figs. 3, 4, 9 and 10 too.
 ARTEFACTS = {
-    "fig01": (False, lambda runs: sample_grid(n=32, seed=0)),
-    "fig02": (True, lambda runs: mean_std_bars(collect_scalars(runs), "sigmoid", "standard")),
-    "fig03": (True, lambda runs: saturation_panels(collect_scalars(runs), TANH_VS_SOFTSIGN)),
-    "fig04": (True, lambda runs: layer_histogram_panels(collect_histograms(runs), "act",
-                                                        TANH_VS_SOFTSIGN, at="last")),
-    "fig06": (True, lambda runs: layer_histogram_panels(collect_histograms(runs), "act",
-                                                        STANDARD_VS_NORMALIZED)),
-    "fig07": (True, lambda runs: layer_histogram_panels(collect_histograms(runs), "grad",
-                                                        STANDARD_VS_NORMALIZED)),
-    "fig08": (True, lambda runs: layer_histogram_panels(collect_histograms(runs), "wgrad",
-                                                        STANDARD_VS_NORMALIZED)),
-    "fig09": (True, lambda runs: weight_gradient_spread(collect_scalars(runs))),
-    "fig10": (True, lambda runs: saturation_panels(collect_scalars(runs), [("tanh", "normalized")])),
-    "fig11": (True, lambda runs: error_curves(collect_scalars(runs), "Shapeset-3x2, 5 hidden layers")),
+    "fig01": (None, lambda runs: sample_grid(n=32, seed=0)),
+    "fig02": ("fig02", lambda runs: mean_std_bars(collect_scalars(runs), "sigmoid", "standard")),
+    "fig03": ("fig11", lambda runs: saturation_panels(collect_scalars(runs), TANH_VS_SOFTSIGN)),
+    "fig04": ("fig11", lambda runs: layer_histogram_panels(collect_histograms(runs), "act",
+                                                           TANH_VS_SOFTSIGN, at="last")),
+    "fig06": ("fig06", lambda runs: layer_histogram_panels(collect_histograms(runs), "act",
+                                                           STANDARD_VS_NORMALIZED)),
+    "fig07": ("fig06", lambda runs: layer_histogram_panels(collect_histograms(runs), "grad",
+                                                           STANDARD_VS_NORMALIZED)),
+    "fig08": ("fig06", lambda runs: layer_histogram_panels(collect_histograms(runs), "wgrad",
+                                                           STANDARD_VS_NORMALIZED)),
+    "fig09": ("fig11", lambda runs: weight_gradient_spread(collect_scalars(runs))),
+    "fig10": ("fig11", lambda runs: saturation_panels(collect_scalars(runs),
+                                                      [("tanh", "normalized")])),
+    "fig11": ("fig11", lambda runs: error_curves(collect_scalars(runs),
+                                                 "Shapeset-3x2, 5 hidden layers")),
 }
 
 
-def ensure_runs(artefact: str, scale: str, runs: Path, rerun: bool) -> None:
+def ensure_runs(experiment: str, scale: str, runs: Path, rerun: bool) -> None:
     if not rerun and any(runs.rglob("summary.json")):
         print(f"reusing the runs in {runs}")
         return
-    cmd = [sys.executable, "-m", "glorot_repro.train", f"experiment={artefact}", f"scale={scale}",
+    cmd = [sys.executable, "-m", "glorot_repro.train", f"experiment={experiment}", f"scale={scale}",
            f"hydra.sweep.dir={runs}"]
     print("running:", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
@@ -63,10 +70,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/figures"))
     parser.add_argument("--rerun", action="store_true", help="train again even if runs exist")
     args = parser.parse_args()
-    needs_runs, draw = ARTEFACTS[args.artefact]
-    runs = args.runs or Path("runs") / f"{args.artefact}_{args.scale}"
-    if needs_runs:
-        ensure_runs(args.artefact, args.scale, runs, args.rerun)
+    experiment, draw = ARTEFACTS[args.artefact]
+    runs = args.runs or Path("runs") / f"{experiment}_{args.scale}"
+    if experiment is not None:
+        ensure_runs(experiment, args.scale, runs, args.rerun)
     for path in save(draw(runs), args.out / args.artefact):
         print(path)
 
