@@ -2,6 +2,7 @@
 single source of truth (design.md); each run's config comes from its `.hydra/config.yaml`."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -51,3 +52,21 @@ def collect_scalars(root: str | Path) -> pd.DataFrame:
 def collect_histograms(root: str | Path) -> pd.DataFrame:
     """Columns: run, the CONFIG_COLUMNS, tag, step, limits (right bin edges), counts."""
     return _collect(root, "histograms")
+
+
+SUMMARY_COLUMNS = ["status", "updates", "best_valid_error", "test_error_at_best_valid",
+                   "final_valid_error", "final_test_error"]
+
+
+def collect_summaries(root: str | Path) -> pd.DataFrame:
+    """One row per finished run (one with a summary.json): run, the CONFIG_COLUMNS and the
+    SUMMARY_COLUMNS. `run` names the run as collect_scalars does."""
+    root = Path(root)
+    rows = []
+    for path in sorted(root.rglob("summary.json")):
+        summary = json.loads(path.read_text())
+        rows.append({"run": str(path.parent.relative_to(root)), **run_config(path.parent),
+                     **{k: summary[k] for k in SUMMARY_COLUMNS}})
+    if not rows:
+        raise FileNotFoundError(f"no finished runs (summary.json) under {root}")
+    return pd.DataFrame(rows)

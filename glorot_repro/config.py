@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf, open_dict
 
 from glorot_repro.activations import ACTIVATIONS
 from glorot_repro.errors import ConfigError
@@ -44,6 +44,9 @@ class TrainConf:
     checkpoint_every: int = 5_000
     check_every: int = 100  # look for a NaN/inf loss every this many updates (one host sync each)
     eval_batch_size: int = 1_000
+    # Resume a run dir's checkpoint even though the config differs from the one it was written
+    # with (keys outside RESUMABLE_CHANGES); without it such a resume is refused, naming the keys.
+    force_resume: bool = False
     replicas: ReplicaConf = field(default_factory=ReplicaConf)
 
 
@@ -94,8 +97,42 @@ class Config:
     device: str = "auto"  # auto | cpu | cuda
 
 
+# Keys a resumed run may change without train.force_resume: they extend the run or change how it
+# runs, not what it computes. `device` may change because the checkpoint holds CPU tensors;
+# a Shapeset stream still refuses another device (its RNG differs there; see data/streams.py).
+RESUMABLE_CHANGES = frozenset({
+    "train.updates", "train.checkpoint_every", "train.check_every", "train.eval_batch_size",
+    "train.force_resume", "log.progress", "dataset.root", "dataset.download", "device"})
+
+
+def config_changes(saved: dict, now: dict) -> list[str]:
+    """'key: value (checkpoint) vs value (now)' for each key outside RESUMABLE_CHANGES whose value
+    differs between a checkpoint's config and the current one (both plain nested dicts)."""
+    before, after = _flatten(saved), _flatten(now)
+    absent = "<absent>"
+    return [f"{key}: {before.get(key, absent)} (checkpoint) vs {after.get(key, absent)} (now)"
+            for key in sorted(before.keys() | after.keys())
+            if key not in RESUMABLE_CHANGES and before.get(key, absent) != after.get(key, absent)]
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for name, value in tree.items():
+        if isinstance(value, dict):
+            flat |= _flatten(value, f"{prefix}{name}.")
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
+
+
 def register_configs() -> None:
-    ConfigStore.instance().store(name="base_config", node=Config)
+    node = OmegaConf.structured(Config)
+    # The schema also brings the one Hydra setting that is code, not configuration: a callback
+    # that creates the output dir before Hydra does, so that an unwritable one gives a one-line
+    # error (Hydra's own failure there is a traceback).
+    with open_dict(node):
+        node.hydra = {"callbacks": {"output_dir": {"_target_": "glorot_repro.train.OutputDirCheck"}}}
+    ConfigStore.instance().store(name="base_config", node=node)
 
 
 def check_override_keys(overrides: list[str]) -> None:
@@ -151,6 +188,9 @@ def validate(cfg: Any) -> None:
                           f"log.every={cfg.log.every} (histograms are drawn at probe steps)")
     for key in ("probe_size", "bins"):
         _positive(cfg.log[key], f"log.{key}")
+    if cfg.dataset.name == "shapeset":
+        for key in ("n_valid", "n_test"):
+            _positive(cfg.dataset[key], f"dataset.{key}")
     for key in ("grad_range", "wgrad_range"):
         if not cfg.log[key] > 0:
             raise ConfigError(f"log.{key} must be > 0, got {cfg.log[key]}")

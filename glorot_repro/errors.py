@@ -14,6 +14,14 @@ class ResumeError(RuntimeError):
     """A run dir whose checkpoints cannot be resumed as they stand."""
 
 
+class RunDirError(RuntimeError):
+    """A run dir that cannot be written: a path under a file, no permission, a full disk."""
+
+
+RUN_DIR_HINT = ("free space or fix permissions, then rerun the same command to resume from the "
+                "last checkpoint")
+
+
 def lookup(registry: Mapping[str, T], name: str, what: str) -> T:
     """`registry[name]`, or a ConfigError listing the valid names."""
     try:

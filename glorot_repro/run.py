@@ -12,13 +12,16 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from glorot_repro.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from glorot_repro.checkpoint import (CHECKPOINT, checkpoints, load_checkpoint, save_checkpoint,
+                                     write_atomic)
+from glorot_repro.config import config_changes
 from glorot_repro.data import Stream
+from glorot_repro.errors import ResumeError
 from glorot_repro.model import DeepMLP
 from glorot_repro.probes import run_probes
 from glorot_repro.provenance import git_commit, versions
 from glorot_repro.rng import rng_state, set_rng_state
-from glorot_repro.tblog import log_histograms, log_scalars, open_writer
+from glorot_repro.tblog import log_histograms, log_scalars, open_writer, sync_events
 
 log = logging.getLogger("glorot_repro.train")
 
@@ -50,27 +53,52 @@ class Run:
         self.window = window  # on the device: summed loss and wrong answers since the last eval
         self.window_n = 0  # examples in the window
         self.progress = Progress()
+        self.resumed = False  # from a checkpoint, at progress.update
         self.status = "running"
         self.writer = None
         run_dir.mkdir(parents=True, exist_ok=True)
 
-    def resume(self) -> bool:
-        """Load the run dir's checkpoint, if any: rerunning a command continues where it stopped."""
-        ckpt = load_checkpoint(self.run_dir)
+    def resume(self, update: int | None = None) -> bool:
+        """Load the run dir's newest intact checkpoint (or the one at `update`), if any: rerunning
+        a command continues where it stopped."""
+        ckpt = next((c for c in checkpoints(self.run_dir)
+                     if update is None or c["progress"]["update"] == update), None)
         if ckpt is None:
             return False
-        self.model.load_state_dict(ckpt["model"])  # copies into the weights, views included
+        self.check_config(ckpt["config"])
+        try:
+            self.model.load_state_dict(ckpt["model"])  # copies into the weights, views included
+        except RuntimeError as err:  # reachable only through train.force_resume
+            raise ResumeError(f"the checkpoint in {self.run_dir} does not fit this model: its "
+                              f"weights have other shapes (keep model.depth, model.width and the "
+                              f"dataset as they were)") from err
         self.stream.load_state_dict(ckpt["stream"])
         set_rng_state(ckpt["rng"])
         self.progress = Progress(**ckpt["progress"])
         self.window.copy_(ckpt["window"])
         self.window_n = ckpt["window_n"]
+        self.resumed = True
         log.info("resuming %s from update %d", self.run_dir, self.progress.update)
         return True
 
+    def check_config(self, saved: dict) -> None:
+        """Refuse to continue a checkpoint under a config that computes something else, unless
+        train.force_resume says so."""
+        changes = config_changes(saved, OmegaConf.to_container(self.cfg, resolve=True))
+        if not changes:
+            return
+        if not self.cfg.train.force_resume:
+            raise ResumeError(
+                f"the checkpoint in {self.run_dir} was written with another config: "
+                f"{'; '.join(changes)}. Rerun with the checkpoint's values, pick another "
+                f"hydra.run.dir, or pass train.force_resume=true to continue it with the new ones")
+        log.warning("resuming %s with a changed config (train.force_resume): %s", self.run_dir,
+                    "; ".join(changes))
+
     def open_log(self) -> None:
-        # Clears what a killed segment logged after its last checkpoint (all of it, if it had none).
-        self.writer = open_writer(self.run_dir, self.progress.update)
+        # Cuts what a killed segment logged after its last checkpoint (all of it, if it had none):
+        # the steps up to the checkpoint's update are on disk and are not logged again.
+        self.writer = open_writer(self.run_dir, self.progress.update if self.resumed else -1)
 
     def evaluate(self, u: int, valid, test) -> dict[str, float]:
         """Validation and test error on the full sets, the online training error since the last
@@ -98,6 +126,7 @@ class Run:
 
     def checkpoint(self, seconds: float) -> None:
         self.progress.seconds = seconds
+        sync_events(self.writer, self.run_dir)  # first: the checkpoint vouches for them
         save_checkpoint(self.run_dir, {
             # clone: the weights may be views into replica stacks, which torch.save would store whole
             "model": {k: v.clone() for k, v in self.model.state_dict().items()},
@@ -130,7 +159,7 @@ class Run:
             "versions": versions(),
             "git": git_commit(),
         }
-        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_atomic(self.run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
         self.report(summary)
         return summary
 
@@ -142,9 +171,6 @@ class Run:
                      f"{self.run_dir / CHECKPOINT}" if kept else "no checkpoint had been written yet")
             log.error("diverged: the training loss became NaN/inf between updates %d and %d; %s",
                       self.progress.checked, self.progress.update, where)
-        elif self.status == "interrupted":
-            log.warning("interrupted at update %d; checkpoint saved. Rerun the same command with "
-                        "hydra.run.dir=%s to resume.", summary["updates"], self.run_dir)
         log.info("%s: %d updates (%d examples) in %.0f s, %.0f examples/s", self.status,
                  summary["updates"], summary["examples"], summary["seconds"],
                  summary["examples_per_second"])

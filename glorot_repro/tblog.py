@@ -1,44 +1,81 @@
 """TensorBoard event files of a run dir: the single source of truth for what was measured."""
 from __future__ import annotations
 
+import os
+import struct
 from pathlib import Path
 
-from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+from google.protobuf.message import DecodeError
 from tensorboard.compat.proto.event_pb2 import Event
-from tensorboard.summary.writer.event_file_writer import EventFileWriter
+from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 from torch.utils.tensorboard import SummaryWriter
+
+from glorot_repro.checkpoint import fsync_path
+from glorot_repro.errors import RUN_DIR_HINT, RunDirError
 
 EVENTS_GLOB = "events.out.tfevents.*"
 
 
-def drop_events_from(run_dir: Path, step: int) -> int:
-    """Remove the summaries logged at `step` or later from the run dir's event files.
+def drop_events_after(run_dir: Path, step: int) -> None:
+    """Cut the run dir's event files back to the summaries logged at `step` or earlier.
 
     A run killed after its last checkpoint logged steps that its resumed segment logs again.
-    TensorBoard's purge_step hides them only from readers that honour it, so the files are rewritten
-    (with TensorBoard's own reader and writer) to hold each step once. Returns events dropped."""
-    dropped = 0
+    TensorBoard's purge_step hides them only from readers that honour it, so they are cut out of
+    the files. Each segment writes its own file in step order, so what goes is a file's tail, and
+    one truncation removes it: a kill during the cut never leaves a step twice."""
     for path in sorted(Path(run_dir).glob(EVENTS_GLOB)):
-        # The raw loader keeps events as written (the plain one migrates scalars to tensors).
-        events = [Event.FromString(raw) for raw in RawEventFileLoader(str(path)).Load()]
-        kept = [e for e in events if not (e.HasField("summary") and e.step >= step)]
-        if len(kept) == len(events):
-            continue
-        dropped += len(events) - len(kept)
-        if any(e.HasField("summary") for e in kept):
-            writer = EventFileWriter(str(run_dir), filename_suffix=".kept")
-            for event in kept:
-                if not event.HasField("file_version"):  # the writer starts with its own
-                    writer.add_event(event)
-            writer.close()
-        path.unlink()
-    return dropped
+        data = path.read_bytes()
+        end, has_summaries = _intact_prefix(data, step)
+        if not has_summaries:
+            path.unlink()  # nothing left worth reading
+        elif end < len(data):
+            os.truncate(path, end)
 
 
-def open_writer(run_dir: Path, start_step: int) -> SummaryWriter:
-    """A SummaryWriter for a run (re)starting at `start_step`, with later steps cleared first."""
-    drop_events_from(run_dir, start_step)
+def _intact_prefix(data: bytes, step: int) -> tuple[int, bool]:
+    """How many leading bytes of an event file hold whole, intact records of `step` or earlier,
+    and whether a summary is among them. A record torn by a kill ends the prefix too.
+
+    Records are TFRecords: u64 length, u32 masked crc32c of the length, data, u32 crc of the data.
+    Only the length's crc is checked (the data's, in pure Python, would take seconds per MB): a
+    damaged length is what would make the rest unframeable."""
+    pos, has_summaries = 0, False
+    while pos + 12 <= len(data):
+        length_bytes = data[pos:pos + 8]
+        if struct.unpack("<I", data[pos + 8:pos + 12])[0] != masked_crc32c(length_bytes):
+            break
+        end = pos + 12 + struct.unpack("<Q", length_bytes)[0] + 4
+        if end > len(data):
+            break
+        try:
+            event = Event.FromString(data[pos + 12:end - 4])
+        except DecodeError:
+            break
+        if event.HasField("summary"):
+            if event.step > step:
+                break
+            has_summaries = True
+        pos = end
+    return pos, has_summaries
+
+
+def open_writer(run_dir: Path, last_saved: int) -> SummaryWriter:
+    """A SummaryWriter for a run (re)starting after update `last_saved` (-1: from scratch), with
+    what a killed segment logged after that update cut first."""
+    drop_events_after(run_dir, last_saved)
     return SummaryWriter(str(run_dir))
+
+
+def sync_events(writer: SummaryWriter, run_dir: Path) -> None:
+    """Put every event logged so far on disk. Called before each checkpoint: a checkpoint at
+    update u promises the events up to u, which a resumed run does not log again."""
+    try:
+        writer.flush()
+        for path in Path(run_dir).glob(EVENTS_GLOB):
+            fsync_path(path)
+    except OSError as err:
+        raise RunDirError(f"could not write the event files in {run_dir} ({err.strerror or err}); "
+                          f"{RUN_DIR_HINT}") from err
 
 
 def log_scalars(writer: SummaryWriter, scalars: dict[str, float], step: int) -> None:

@@ -12,7 +12,9 @@ own run dir as if it had run alone. `main()` is the thin Hydra wrapper; tests ca
 """
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import signal
 import sys
 import time
@@ -21,13 +23,14 @@ from pathlib import Path
 import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from glorot_repro.config import check_override_keys, register_configs, validate
 from glorot_repro.data import DatasetError, build_data
-from glorot_repro.errors import ConfigError, ResumeError
+from glorot_repro.errors import ConfigError, ResumeError, RunDirError
 from glorot_repro.lean import LeanSGD
 from glorot_repro.losses import cost
 from glorot_repro.model import DeepMLP
@@ -92,6 +95,20 @@ def save_config(cfg: DictConfig, run_dir: Path) -> None:
     OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
 
 
+def common_start(runs: list[Run]) -> int:
+    """The update all runs resume from, once each has loaded its newest checkpoint. Replicas are
+    checkpointed one after another, so a kill between two leaves some a checkpoint ahead: those
+    step back to their previous checkpoint, at the others' update."""
+    start = min(r.progress.update for r in runs)
+    for r in runs:
+        if r.progress.update != start and not r.resume(update=start):
+            raise ResumeError(
+                f"the replicas' checkpoints stand at different updates "
+                f"{sorted({q.progress.update for q in runs})} and {r.run_dir} has none at update "
+                f"{start}; resume each run dir alone, or delete the checkpoints to start over")
+    return start
+
+
 class StopRequest:
     """SIGINT/SIGTERM set a flag that the loop reads between updates, so a stop never lands in
     the middle of an SGD step and the checkpoint written on the way out is consistent.
@@ -128,7 +145,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     started = time.time()
 
     # Data: fixed validation and test sets; a training stream per model (Shapeset: online).
-    data = build_data(cfg.dataset, device)
+    data = build_data(cfg.dataset, device, tc.batch_size)
     probe_x, probe_y = (t[:cfg.log.probe_size] for t in data.test)  # the paper's 300 examples
 
     # Models: each seed fixes its initial weights; biases start at 0 (paper Sec. 2.3).
@@ -145,13 +162,14 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     step = make_step([r.model for r in runs], [r.cfg.train.lr for r in runs], tc.loss, tc.step)
 
     # Resume: rerunning the same command in the same run dir continues where it stopped.
-    resumed = any([r.resume() for r in runs])
-    starts = {r.progress.update for r in runs}
-    if len(starts) > 1:
-        raise ResumeError(f"the replicas' checkpoints stand at different updates {sorted(starts)} "
-                           f"(the process died while writing them); resume each run dir alone")
-    u = starts.pop()
-    resumed_at = u if resumed else None
+    for r in runs:
+        r.resume()
+    u = common_start(runs)
+    if u > tc.updates:
+        raise ResumeError(f"the checkpoint in {run_dir} stands at update {u}, past "
+                          f"train.updates={tc.updates}; pass train.updates={u} or more to continue "
+                          f"it, or pick another hydra.run.dir")
+    resumed_at = u if any(r.resumed for r in runs) else None
     base_seconds = runs[0].progress.seconds
     for r in runs:
         r.open_log()
@@ -216,6 +234,9 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
             r.close_log()
     summaries = [r.finish(elapsed()) for r in runs]
 
+    if any(r.status == "interrupted" for r in runs):
+        log.warning("interrupted at update %d; checkpoint saved. Rerun the same command with "
+                    "hydra.run.dir=%s to resume.", u, run_dir)
     log.info("logs: %s", run_dir)
     log.info("view: tensorboard --logdir %s", run_dir)
     if len(runs) == 1:
@@ -224,12 +245,34 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     return {"status": worst, "replicas": summaries}
 
 
+class OutputDirCheck(Callback):
+    """Creates the run (or sweep) dir before Hydra does, so that one that cannot be written stops
+    the command with a one-line error naming it. Registered with the schema (config.py)."""
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        make_output_dir(config.hydra.run.dir, "hydra.run.dir")
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        make_output_dir(config.hydra.sweep.dir, "hydra.sweep.dir")
+
+
+def make_output_dir(path: str, key: str) -> None:
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK):  # an existing dir we may not write into
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    except OSError as err:
+        print(f"error: cannot write the output dir {path} ({err.strerror or err}); set {key} to a "
+              f"writable directory", file=sys.stderr)
+        sys.exit(2)
+
+
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     try:
         summary = train(cfg, hydra_cfg.runtime.output_dir)
-    except (ConfigError, DatasetError, ResumeError) as err:
+    except (ConfigError, DatasetError, ResumeError, RunDirError) as err:
         log.error("error: %s", err)
         sys.exit(2)
     # A diverged or interrupted single run exits non-zero; in a sweep the other jobs carry on.

@@ -5,12 +5,15 @@
     python scripts/reproduce.py fig07 --scale smoke        # seconds
     python scripts/reproduce.py fig08 --runs my/runs       # draw from your own runs, no training
     python scripts/reproduce.py fig01                      # Shapeset-3x2 samples (no runs)
+    python scripts/reproduce.py table1 dataset.root=../shared/datasets   # + Hydra overrides
 
 Runs come from `python -m glorot_repro.train experiment=<experiment> scale=<scale>` (a Hydra
 multirun, conf/experiment/<experiment>.yaml) into runs/<experiment>_<scale>. Artefacts that
 need the same runs share them (ARTEFACTS below): Figs. 7 and 8 draw on Fig. 6's runs, Figs. 3,
-4, 9 and 10 on Fig. 11's. Finished runs are reused (--rerun trains them again). Figures go to
-<out>/<artefact>.png and .pdf."""
+4, 9 and 10 on Fig. 11's, Fig. 12 on Table 1's (MNIST and CIFAR-10 columns, each row at its
+chosen learning rate, averaged over seeds). Finished runs are reused (--rerun trains them again).
+Figures go to <out>/figures/<artefact>.png and .pdf, tables to <out>/tables/<artefact>.md and .csv.
+Figs. 1 and 5 need no runs: Shapeset samples, and cost surfaces computed directly."""
 from __future__ import annotations
 
 import argparse
@@ -18,21 +21,33 @@ import subprocess
 import sys
 from pathlib import Path
 
-from glorot_repro.collect import collect_histograms, collect_scalars
+import pandas as pd
+
+from glorot_repro.collect import collect_histograms, collect_scalars, collect_summaries
 from glorot_repro.figures.histograms import layer_histogram_panels
 from glorot_repro.figures.samples import sample_grid
 from glorot_repro.figures.style import save
+from glorot_repro.figures.surfaces import cost_surfaces
 from glorot_repro.figures.training import (error_curves, mean_std_bars, saturation_panels,
                                            weight_gradient_spread)
+from glorot_repro.table import choose_lr, table1, to_markdown
 
 STANDARD_VS_NORMALIZED = [("tanh", "standard"), ("tanh", "normalized")]
 TANH_VS_SOFTSIGN = [("tanh", "standard"), ("softsign", "standard")]
+
+
+def at_chosen_lr(runs: Path) -> pd.DataFrame:
+    """The scalars of Table 1's runs at each row's chosen learning rate (every seed)."""
+    scalars = collect_scalars(runs)
+    return scalars[scalars.run.isin(choose_lr(collect_summaries(runs)).run)]
+
 
 # artefact -> (the experiment whose runs it draws from, or None; draw(runs_dir) -> figure).
 # Artefacts share runs where one set holds what they need: Figs. 6-8 come from the same
 # at-init runs, and the six runs of Fig. 11 hold Figs. 3, 4, 9 and 10 too.
 ARTEFACTS = {
     "fig01": (None, lambda runs: sample_grid(n=32, seed=0)),
+    "fig05": (None, lambda runs: cost_surfaces()),
     "fig02": ("fig02", lambda runs: mean_std_bars(collect_scalars(runs), "sigmoid", "standard")),
     "fig03": ("fig11", lambda runs: saturation_panels(collect_scalars(runs), TANH_VS_SOFTSIGN)),
     "fig04": ("fig11", lambda runs: layer_histogram_panels(collect_histograms(runs), "act",
@@ -47,16 +62,31 @@ ARTEFACTS = {
     "fig10": ("fig11", lambda runs: saturation_panels(collect_scalars(runs),
                                                       [("tanh", "normalized")])),
     "fig11": ("fig11", lambda runs: error_curves(collect_scalars(runs),
-                                                 "Shapeset-3x2, 5 hidden layers")),
+                                                 {"shapeset": "Shapeset-3x2, 5 hidden layers"})),
+    "fig12": ("table1", lambda runs: error_curves(at_chosen_lr(runs), {
+        "mnist": "MNIST, 5 hidden layers", "cifar10": "CIFAR-10, 5 hidden layers"})),
+    "table1": ("table1", lambda runs: table1(collect_summaries(runs))),
 }
 
 
-def ensure_runs(experiment: str, scale: str, runs: Path, rerun: bool) -> None:
+def write(result, out: Path, artefact: str) -> list[Path]:
+    """A figure as PNG and PDF under <out>/figures; a table as Markdown and CSV under <out>/tables."""
+    if isinstance(result, pd.DataFrame):
+        stem = out / "tables" / artefact
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        result.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4g")
+        stem.with_suffix(".md").write_text(to_markdown(result))
+        return [stem.with_suffix(".md"), stem.with_suffix(".csv")]
+    return save(result, out / "figures" / artefact)
+
+
+def ensure_runs(experiment: str, scale: str, runs: Path, rerun: bool,
+                overrides: list[str]) -> None:
     if not rerun and any(runs.rglob("summary.json")):
         print(f"reusing the runs in {runs}")
         return
     cmd = [sys.executable, "-m", "glorot_repro.train", f"experiment={experiment}", f"scale={scale}",
-           f"hydra.sweep.dir={runs}"]
+           f"hydra.sweep.dir={runs}", *overrides]
     print("running:", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
 
@@ -66,15 +96,20 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("artefact", choices=sorted(ARTEFACTS))
     parser.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "paper"])
-    parser.add_argument("--runs", type=Path, help="runs dir (default runs/<artefact>_<scale>)")
-    parser.add_argument("--out", type=Path, default=Path("results/figures"))
+    parser.add_argument("--runs", type=Path,
+                        help="runs dir (default runs/<experiment>_<scale>, see ARTEFACTS)")
+    parser.add_argument("--out", type=Path, default=Path("results"),
+                        help="figures go to <out>/figures, tables to <out>/tables")
     parser.add_argument("--rerun", action="store_true", help="train again even if runs exist")
-    args = parser.parse_args()
+    parser.add_argument("overrides", nargs="*",
+                        help="Hydra overrides for the runs, e.g. dataset.root=... or "
+                             "hydra.sweeper.params.dataset=shapeset,mnist,cifar10")
+    args = parser.parse_intermixed_args()
     experiment, draw = ARTEFACTS[args.artefact]
     runs = args.runs or Path("runs") / f"{experiment}_{args.scale}"
     if experiment is not None:
-        ensure_runs(experiment, args.scale, runs, args.rerun)
-    for path in save(draw(runs), args.out / args.artefact):
+        ensure_runs(experiment, args.scale, runs, args.rerun, args.overrides)
+    for path in write(draw(runs), args.out, args.artefact):
         print(path)
 
 

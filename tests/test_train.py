@@ -2,34 +2,21 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 import torch
-from tbparse import SummaryReader
 
 from glorot_repro.activations import ACTIVATIONS
+from glorot_repro.checkpoint import load_checkpoint
 from glorot_repro.compose import compose_config
-from glorot_repro.data.streams import ShapesetStream
 from glorot_repro.errors import ConfigError
 from glorot_repro.init import INITS
 from glorot_repro.losses import cost
 
-from conftest import REPO, read_summary
+from conftest import REPO, comparable, crash_at, entry_point, read_summary, scalars
 
 SUMMARY_KEYS = {"status", "updates", "examples", "best_valid_error", "test_error_at_best_valid",
                 "final_test_error", "seconds", "examples_per_second", "versions", "git"}
-
-
-def scalars(run_dir):
-    df = SummaryReader(str(run_dir)).scalars
-    return {tag: list(zip(g.step, g.value)) for tag, g in df.groupby("tag")}
-
-
-def entry_point(*args, cwd, timeout=300):
-    return subprocess.run([sys.executable, "-m", "glorot_repro.train", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def test_every_activation_and_init_through_the_entry_point(tmp_path):
@@ -87,26 +74,6 @@ def test_same_seed_same_numbers_other_seed_differs(run_smoke, tmp_path):
     assert scalars(tmp_path / "a")["loss/train"] != scalars(tmp_path / "c")["loss/train"]
 
 
-def _crash_at(monkeypatch, n_calls, action, transform=None):
-    """Run `action` when the n-th training minibatch is drawn (i.e. during update n); optionally
-    `transform` every minibatch from then on."""
-    calls = {"n": 0}
-    real_next_batch = ShapesetStream.next_batch
-
-    def next_batch(self, n):
-        calls["n"] += 1
-        if calls["n"] == n_calls:
-            action()
-        x, y = real_next_batch(self, n)
-        return (transform(x), y) if transform and calls["n"] >= n_calls else (x, y)
-
-    monkeypatch.setattr(ShapesetStream, "next_batch", next_batch)
-
-
-def _comparable(summary):
-    return {k: v for k, v in summary.items() if k not in ("seconds", "examples_per_second")}
-
-
 @pytest.mark.parametrize("crash_update", [17, 45])
 def test_killed_run_resumes_to_the_same_numbers(run_smoke, tmp_path, monkeypatch, crash_update):
     """A crash (no chance to save) loses only the updates since the last checkpoint; rerunning
@@ -119,34 +86,34 @@ def test_killed_run_resumes_to_the_same_numbers(run_smoke, tmp_path, monkeypatch
     def die():
         raise Killed
 
-    _crash_at(monkeypatch, crash_update, die)
+    crash_at(monkeypatch, crash_update, die)
     with pytest.raises(Killed):
         run_smoke(run_dir=tmp_path / "resumed")
     assert not (tmp_path / "resumed" / "summary.json").exists()  # a crash claims nothing
     monkeypatch.undo()
     resumed, _ = run_smoke(run_dir=tmp_path / "resumed")
-    assert _comparable(resumed) == _comparable(straight)
+    assert comparable(resumed) == comparable(straight)
     assert scalars(tmp_path / "resumed") == scalars(tmp_path / "straight")
 
 
 def test_sigterm_saves_checkpoint_and_resume_matches(run_smoke, tmp_path, monkeypatch):
     straight, _ = run_smoke(run_dir=tmp_path / "straight")
-    _crash_at(monkeypatch, 25, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    crash_at(monkeypatch, 25, lambda: os.kill(os.getpid(), signal.SIGTERM))
     stopped, run_dir = run_smoke(run_dir=tmp_path / "resumed")
     assert stopped["status"] == "interrupted" and stopped["updates"] == 25
     monkeypatch.undo()
     resumed, _ = run_smoke(run_dir=run_dir)
-    assert _comparable(resumed) == _comparable(straight)
+    assert comparable(resumed) == comparable(straight)
     assert scalars(run_dir) == scalars(tmp_path / "straight")
 
 
 def test_divergence_stops_keeps_last_good_checkpoint(run_smoke, monkeypatch, caplog):
     """Inputs turn NaN from update 35: the check at 40 (train.check_every=10 at smoke scale)
     stops the run; the checkpoint of update 30 stays, finite."""
-    _crash_at(monkeypatch, 35, lambda: None, transform=lambda x: x * float("nan"))
+    crash_at(monkeypatch, 35, lambda: None, transform=lambda x: x * float("nan"))
     summary, run_dir = run_smoke()
     assert summary["status"] == "diverged" and summary["updates"] == 40
-    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    ckpt = load_checkpoint(run_dir)
     assert ckpt["progress"]["update"] == 30
     assert all(torch.isfinite(p).all() for p in ckpt["model"].values())
     assert "diverged: the training loss became NaN/inf between updates 30 and 40" in caplog.text
@@ -255,13 +222,13 @@ def test_replicas_resume_after_a_kill(run_smoke, tmp_path, monkeypatch):
     def die():
         raise Killed
 
-    _crash_at(monkeypatch, 4 * 44 + 1, die)  # 4 minibatches per update: dies during update 45
+    crash_at(monkeypatch, 4 * 44 + 1, die)  # 4 minibatches per update: dies during update 45
     with pytest.raises(Killed):
         run_smoke(*REPLICAS, run_dir=tmp_path / "resumed")
     monkeypatch.undo()
     resumed, _ = run_smoke(*REPLICAS, run_dir=tmp_path / "resumed")
     for a, b in zip(resumed["replicas"], straight["replicas"]):
-        assert _comparable(a) == _comparable(b)
+        assert comparable(a) == comparable(b)
     for name in ("seed0_lr0.03", "seed1_lr0.1"):
         assert scalars(tmp_path / "resumed" / name) == scalars(tmp_path / "straight" / name)
 

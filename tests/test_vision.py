@@ -15,6 +15,8 @@ from glorot_repro.data import vision
 from glorot_repro.data.splits import DatasetError, Splits
 from glorot_repro.data.vision import load_cifar10, load_mnist, load_small_imagenet, seeded_split
 
+from conftest import fake_mnist, write_idx
+
 
 def _shared_datasets() -> Path:
     env = os.environ.get("GLOROT_SHARED_DATASETS")
@@ -36,6 +38,7 @@ def _raises(fn, *expected_in_message: str) -> str:
         fn()
     message = str(info.value)
     assert "\n" not in message  # one paragraph, no pasted traceback
+    assert " is expected as " in message  # every error names the expected layout and format
     for part in expected_in_message:
         assert part in message, f"{part!r} not in {message!r}"
     return message
@@ -63,22 +66,6 @@ def _read_idx(path: Path) -> np.ndarray:
     n_dims = raw[3]
     dims = struct.unpack(f">{n_dims}I", raw[4:4 + 4 * n_dims])
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * n_dims).reshape(dims)
-
-
-def _write_idx(path: Path, array: np.ndarray) -> None:
-    magic = 0x0800 + array.ndim
-    path.write_bytes(struct.pack(f">{1 + array.ndim}I", magic, *array.shape)
-                     + array.astype(np.uint8).tobytes())
-
-
-def _fake_mnist(root: Path, n_train: int = 600, n_test: int = 100) -> Path:
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for part, n in (("train", n_train), ("t10k", n_test)):
-        _write_idx(raw / f"{part}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
-        _write_idx(raw / f"{part}-labels-idx1-ubyte", np.arange(n) % 10)
-    return raw
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +119,7 @@ def test_real_mnist_split_depends_on_seed_only(real_mnist, real_mnist_raw):
 
 
 def test_reduced_mnist_tree_scales_valid(tmp_path):
-    raw = _fake_mnist(tmp_path, n_train=600, n_test=100)
+    raw = fake_mnist(tmp_path, n_train=600, n_test=100)
     s = load_mnist(tmp_path)
     _check_common(s, 784, (500, 100, 100))
     expected = _read_idx(raw / "t10k-images-idx3-ubyte").reshape(100, -1)
@@ -145,14 +132,14 @@ def test_mnist_download_only_when_asked(tmp_path, monkeypatch):
     calls = []
     real_mnist_class = torchvision.datasets.MNIST
 
-    def fake_mnist(root, train=True, download=False):
+    def downloading_mnist(root, train=True, download=False):
         # Stands in for torchvision's downloader (no network in tests), then reads as usual.
         calls.append(download)
         if download and not (Path(root) / "MNIST").exists():
-            _fake_mnist(Path(root))
+            fake_mnist(Path(root))
         return real_mnist_class(root, train=train, download=False)
 
-    monkeypatch.setattr(torchvision.datasets, "MNIST", fake_mnist)
+    monkeypatch.setattr(torchvision.datasets, "MNIST", downloading_mnist)
     with pytest.raises(DatasetError):
         load_mnist(tmp_path)
     assert calls == []  # nothing fetched (nor even read) unless asked
@@ -177,12 +164,12 @@ def test_mnist_errors(tmp_path):
     _raises(lambda: load_mnist(missing_root), str(missing_root), "download=true",
             "train-images-idx3-ubyte")
 
-    raw = _fake_mnist(tmp_path / "one_missing")
+    raw = fake_mnist(tmp_path / "one_missing")
     (raw / "t10k-labels-idx1-ubyte").unlink()
     _raises(lambda: load_mnist(tmp_path / "one_missing"), str(raw / "t10k-labels-idx1-ubyte"),
             "missing", "download=true")
 
-    raw = _fake_mnist(tmp_path / "truncated")
+    raw = fake_mnist(tmp_path / "truncated")
     path = raw / "train-images-idx3-ubyte"
     path.write_bytes(path.read_bytes()[:5000])
     _raises(lambda: load_mnist(tmp_path / "truncated"), str(path), "truncated")
@@ -190,10 +177,10 @@ def test_mnist_errors(tmp_path):
     path.write_bytes(path.read_bytes()[:10])  # shorter than the header
     _raises(lambda: load_mnist(tmp_path / "truncated"), str(path), "truncated")
 
-    raw = _fake_mnist(tmp_path / "swapped")
+    raw = fake_mnist(tmp_path / "swapped")
     os.replace(raw / "t10k-labels-idx1-ubyte", raw / "t10k-images-idx3-ubyte")
     _fake_labels = raw / "t10k-labels-idx1-ubyte"
-    _write_idx(_fake_labels, np.zeros(100))
+    write_idx(_fake_labels, np.zeros(100))
     _raises(lambda: load_mnist(tmp_path / "swapped"), str(raw / "t10k-images-idx3-ubyte"),
             "not the expected IDX file")
 

@@ -9,7 +9,8 @@ from typing import Callable, Union
 import torch
 
 from glorot_repro.data.splits import DatasetError, Splits
-from glorot_repro.data.streams import ShapesetStream, TensorStream, to_inputs
+from glorot_repro.data.streams import SHAPESET_CHUNK, ShapesetStream, TensorStream, to_inputs
+from glorot_repro.errors import ConfigError
 
 Stream = Union[ShapesetStream, TensorStream]
 
@@ -37,17 +38,25 @@ def load_splits(cfg) -> Splits:
     raise ValueError(f"not an in-memory dataset: {cfg.name!r}")
 
 
-def build_data(cfg, device: torch.device) -> StudyData:
-    """cfg is the `dataset` config node. Training streams are made per seed (one per model)."""
+def build_data(cfg, device: torch.device, batch_size: int) -> StudyData:
+    """cfg is the `dataset` config node. Training streams are made per seed (one per model) and
+    serve minibatches of `batch_size`."""
     if cfg.name == "shapeset":
         from glorot_repro.data.shapeset import shapeset_splits
 
         valid, test = shapeset_splits(cfg.n_valid, cfg.n_test, cfg.valid_seed, cfg.test_seed,
                                       device=device)
         fixed = [(to_inputs(x, cfg.signed_pixels), y) for x, y in (valid, test)]
-        return StudyData(lambda seed: ShapesetStream(seed, device, cfg.signed_pixels),
+        # An online stream has no size limit: its chunks just grow to hold a whole minibatch.
+        chunk = max(SHAPESET_CHUNK, batch_size)
+        return StudyData(lambda seed: ShapesetStream(seed, device, cfg.signed_pixels, chunk),
                          fixed[0], fixed[1], n_inputs=32 * 32, n_classes=9)
-    s = load_splits(cfg).to(device)
+    s = load_splits(cfg)
+    if batch_size > len(s.train_y):
+        raise ConfigError(f"train.batch_size={batch_size} is larger than the {cfg.name} training "
+                          f"set ({len(s.train_y)} examples under {cfg.root}); use at most "
+                          f"{len(s.train_y)}")
+    s = s.to(device)
     signed = cfg.signed_pixels
     train_x = to_inputs(s.train_x, signed)
     return StudyData(lambda seed: TensorStream(train_x, s.train_y, seed),

@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 
 from glorot_repro.data.shapeset import Shapeset3x2
+from glorot_repro.errors import ResumeError
+
+SHAPESET_CHUNK = 1000  # images generated at a time (the minimum; a larger minibatch gets its size)
 
 
 class ShapesetStream:
@@ -13,7 +16,7 @@ class ShapesetStream:
     Images are generated `chunk` at a time (vectorised generation is far cheaper per image in bulk)
     and served in order; the state is the generator's state at the chunk's start plus the offset."""
 
-    def __init__(self, seed: int, device: torch.device, signed: bool, chunk: int = 1000):
+    def __init__(self, seed: int, device: torch.device, signed: bool, chunk: int = SHAPESET_CHUNK):
         self.gen = Shapeset3x2(seed=seed, device=device)
         self.signed = signed
         self.chunk = chunk
@@ -35,9 +38,16 @@ class ShapesetStream:
         return batch
 
     def state_dict(self) -> dict:
-        return {"chunk_state": self.chunk_state, "pos": self.pos, "started": self.x is not None}
+        return {"chunk_state": self.chunk_state, "pos": self.pos, "started": self.x is not None,
+                "device": self.gen.device.type}
 
     def load_state_dict(self, state: dict) -> None:
+        saved = state.get("device", self.gen.device.type)  # checkpoints before it was saved: as now
+        if saved != self.gen.device.type:
+            raise ResumeError(
+                f"this run's Shapeset examples were drawn on {saved} and it now runs on "
+                f"{self.gen.device.type}, whose random generator draws other ones (its validation "
+                f"and test sets too); resume it with device={saved}")
         self.gen.set_state(state["chunk_state"])
         if state["started"]:
             self._refill()

@@ -93,21 +93,27 @@ def weight_gradient_spread(scalars: pd.DataFrame, activation: str = "tanh") -> p
     return fig
 
 
-def error_curves(scalars: pd.DataFrame, title: str) -> plt.Figure:
-    """Figs. 11, 12: test error against examples seen, one curve per (activation, init), the
-    legend ordered by final error (best first), as in the paper."""
-    test = scalars[scalars.tag == "error/test"]
-    curves = []
-    for (activation, init), rows in test.groupby(["activation", "init"]):
-        by_step = rows.groupby("step").value.mean()
-        curves.append((by_step.iloc[-1], curve_label(activation, init), by_step,
-                       int(rows.batch_size.iloc[0])))
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for final, label, by_step, batch in sorted(curves, key=lambda c: c[0]):
-        ax.plot(by_step.index * batch / 1e6, by_step.values, label=f"{label} ({final:.1f}%)")
-    ax.set_xlabel("examples seen (millions)")
-    ax.set_ylabel("test error (%)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
+def error_curves(scalars: pd.DataFrame, titles: dict[str, str]) -> plt.Figure:
+    """Figs. 11, 12: test error against examples seen, one panel per dataset named in `titles`
+    (those present in the table), one curve per (activation, init) averaged over the runs it
+    has (seeds), the legend ordered by final error (best first), as in the paper."""
+    test = scalars[(scalars.tag == "error/test") & scalars.dataset.isin(titles)]
+    datasets = [d for d in titles if d in set(test.dataset)]
+    if not datasets:
+        raise ValueError(f"no error/test curves for the datasets {', '.join(titles)}")
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6.5 * len(datasets), 4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        curves = []
+        for (activation, init), rows in test[test.dataset == dataset].groupby(["activation",
+                                                                               "init"]):
+            by_step = rows.groupby("step").value.mean()
+            curves.append((by_step.iloc[-1], curve_label(activation, init), by_step,
+                           int(rows.batch_size.iloc[0])))
+        for final, label, by_step, batch in sorted(curves, key=lambda c: c[0]):
+            ax.plot(by_step.index * batch / 1e6, by_step.values, label=f"{label} ({final:.2f}%)")
+        ax.set_xlabel("examples seen (millions)")
+        ax.set_ylabel("test error (%)")
+        ax.set_title(titles[dataset], fontsize=10)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -1,0 +1,54 @@
+"""Fig. 5: the training cost as a function of two weights, one in each layer of a net with one
+tanh hidden layer, on random data. Sec. 5's point: the quadratic cost has far larger plateaus
+than the cross-entropy (-log P(y|x)), so SGD started on one barely moves.
+
+Computed directly (no training): every other weight stays at its normalized-init value, the
+two chosen weights W1[i, 0] and W2[0, k] sweep a square grid, and the mean cost over the data is
+evaluated at each grid point."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from glorot_repro.losses import cost
+from glorot_repro.model import DeepMLP
+
+
+@dataclass
+class CostSurface:
+    w1: torch.Tensor  # (points,): values of the first-layer weight W1[0, 0]
+    w2: torch.Tensor  # (points,): values of the output-layer weight W2[0, 0]
+    cost: torch.Tensor  # (points, points): mean cost, indexed [w1 index, w2 index]
+
+
+def random_problem(n_examples: int, n_inputs: int, n_classes: int, seed: int):
+    """Standard-normal inputs with uniformly random labels (the paper's 'random data')."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n_examples, n_inputs, generator=g, dtype=torch.float64)
+    y = torch.randint(0, n_classes, (n_examples,), generator=g)
+    return x, y
+
+
+def two_layer_net(n_inputs: int, n_hidden: int, n_classes: int, seed: int) -> DeepMLP:
+    torch.manual_seed(seed)
+    return DeepMLP(n_inputs, n_classes, 1, n_hidden, "tanh", "normalized").double()
+
+
+@torch.no_grad()
+def cost_surface(loss: str, span: float = 6.0, points: int = 41, n_examples: int = 200,
+                 n_inputs: int = 10, n_hidden: int = 10, n_classes: int = 2,
+                 seed: int = 0) -> CostSurface:
+    """The mean `loss` ("nll" or "quadratic") over a grid of [-span, span]^2 for (W1[0, 0],
+    W2[0, 0]): the weight from input 0 to hidden unit 0 and from hidden unit 0 to class 0."""
+    x, y = random_problem(n_examples, n_inputs, n_classes, seed)
+    net = two_layer_net(n_inputs, n_hidden, n_classes, seed)
+    first, second = net.layers  # nn.Linear weights are (out, in): W1[i, j] is weight[j, i]
+    grid = torch.linspace(-span, span, points, dtype=torch.float64)
+    out = torch.empty(points, points, dtype=torch.float64)
+    for i, a in enumerate(grid):
+        first.weight[0, 0] = a
+        for j, b in enumerate(grid):
+            second.weight[0, 0] = b
+            out[i, j] = cost(net(x), y, loss)
+    return CostSurface(grid, grid.clone(), out)

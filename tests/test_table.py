@@ -1,0 +1,67 @@
+"""Table 1's protocol: learning rate chosen on mean validation error over seeds, cells as mean +-
+std at that rate, bold decided by Welch's t-test against the best row (p = 0.005)."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from glorot_repro.table import PAPER_TABLE1, choose_lr, table1, to_markdown, welch_p
+
+
+def runs_table(cells):
+    """collect_summaries-like rows from {(dataset, act, init, lr): [(valid, test) per seed]}."""
+    rows = []
+    for (dataset, activation, init, lr), seeds in cells.items():
+        for seed, (valid, test) in enumerate(seeds):
+            status = "diverged" if math.isnan(valid) else "completed"
+            rows.append(dict(run=f"{dataset}/{activation}_{init}/seed{seed}_lr{lr}", dataset=dataset,
+                             activation=activation, init=init, lr=lr, seed=seed, status=status,
+                             final_valid_error=valid, final_test_error=test,
+                             best_valid_error=valid - 1, test_error_at_best_valid=test - 1))
+    return pd.DataFrame(rows)
+
+
+def test_lr_is_chosen_on_mean_validation_error_and_diverged_rates_are_out():
+    runs = runs_table({
+        # lr 0.1 has the lowest mean validation error but one seed diverged: not eligible.
+        ("mnist", "tanh", "normalized", 0.1): [(1.0, 1.0), (math.nan, math.nan)],
+        # 0.01 wins one seed, 0.03 wins on the mean (2.5 < 2.6).
+        ("mnist", "tanh", "normalized", 0.01): [(2.0, 9.0), (3.2, 9.0)],
+        ("mnist", "tanh", "normalized", 0.03): [(2.4, 5.0), (2.6, 6.0)]})
+    chosen = choose_lr(runs)
+    assert set(chosen.lr) == {0.03} and len(chosen) == 2
+
+
+def test_cells_bold_and_paper_numbers():
+    runs = runs_table({
+        ("shapeset", "tanh", "normalized", 0.03): [(v, v) for v in (15.0, 15.2, 14.9)],
+        ("shapeset", "softsign", "normalized", 0.03): [(v, v) for v in (15.1, 15.3, 15.0)],
+        ("shapeset", "sigmoid", "standard", 0.03): [(v, v) for v in (82.6, 82.8, 82.7)]})
+    table = table1(runs).set_index("activation")
+    assert table.loc["tanh", "mean"] == pytest.approx(np.mean([15.0, 15.2, 14.9]))
+    assert table.loc["tanh", "std"] == pytest.approx(np.std([15.0, 15.2, 14.9], ddof=1))
+    # The best row and one the test cannot tell from it are bold; sigmoid, far off, is not.
+    assert table.bold.to_dict() == {"tanh": True, "softsign": True, "sigmoid": False}
+    assert table.loc["sigmoid", "p_vs_best"] < 0.005
+    assert table.loc["tanh", "paper"] == PAPER_TABLE1[("tanh", "normalized")]["shapeset"]
+    md = to_markdown(table1(runs))
+    assert "| Tanh N | **15.03 ± 0.15** | 15.60 | — | 1.64 |" in md
+    assert md.index("Softsign N") < md.index("Tanh N") < md.index("Sigmoid")  # the paper's order
+
+
+def test_best_criterion_reads_the_early_stopping_columns():
+    runs = runs_table({("mnist", "tanh", "standard", 0.03): [(3.0, 2.0), (3.0, 4.0)]})
+    assert table1(runs, "best")["mean"].item() == pytest.approx(2.0)
+    assert table1(runs, "final")["mean"].item() == pytest.approx(3.0)
+
+
+def test_welch_p_matches_its_formula():
+    a, b = np.array([1.0, 1.4, 0.9, 1.2]), np.array([2.0, 1.1, 1.7])
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    t = (a.mean() - b.mean()) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))  # Welch-Satterthwaite
+    assert welch_p(a, b) == pytest.approx(2 * stats.t.sf(abs(t), df))
+    assert welch_p(a, a[:1]) == 1.0  # one seed: no test, no claim
+    assert welch_p(np.ones(3), np.ones(3)) == 1.0 and welch_p(np.ones(3), 2 * np.ones(3)) == 0.0
