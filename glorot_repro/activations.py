@@ -38,9 +38,12 @@ DERIVATIVES: dict[str, Activation] = {
     "softplus": torch.sigmoid,
 }
 
+# The ranges of the bounded activations' values (relu and softplus are unbounded above).
+OUTPUT_BOUNDS: dict[str, tuple[float, float]] = {
+    "sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0),
+}
+
 # Where each activation's values live: the range of its activation histograms (Figs. 4 and 6),
 # so the peaks at 0 and at the asymptotes show. Unbounded ones get a range holding most values.
-VALUE_RANGES: dict[str, tuple[float, float]] = {
-    "sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0),
-    "relu": (0.0, 4.0), "softplus": (0.0, 4.0),
-}
+VALUE_RANGES: dict[str, tuple[float, float]] = {**OUTPUT_BOUNDS, "relu": (0.0, 4.0),
+                                                 "softplus": (0.0, 4.0)}

@@ -13,8 +13,8 @@ from glorot_repro.tblog import EVENTS_GLOB
 
 # Config values that name a run in figures and tables.
 CONFIG_COLUMNS = {"activation": "activation.name", "init": "init.name",
-                  "dataset": "dataset.name", "depth": "model.depth", "width": "model.width",
-                  "lr": "train.lr", "seed": "seed", "loss": "train.loss",
+                  "pretrain": "pretrain.name", "dataset": "dataset.name", "depth": "model.depth",
+                  "width": "model.width", "lr": "train.lr", "seed": "seed", "loss": "train.loss",
                   "batch_size": "train.batch_size"}
 
 

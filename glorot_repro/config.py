@@ -13,6 +13,7 @@ from glorot_repro.activations import ACTIVATIONS
 from glorot_repro.errors import ConfigError
 from glorot_repro.init import INITS
 from glorot_repro.losses import LOSSES
+from glorot_repro.pretrain import PRETRAININGS
 
 DEVICES = ("auto", "cpu", "cuda")
 STEPS = ("lean", "autograd")
@@ -73,6 +74,17 @@ class InitConf:
 
 
 @dataclass
+class PretrainConf:
+    """Unsupervised pre-training before supervised training (glorot_repro/pretrain.py). The keys
+    below matter only with name=dae; scale=smoke and scale=paper set their own budget."""
+    name: str = MISSING  # none | dae (greedy layer-wise stacked denoising auto-encoders)
+    updates_per_layer: int = 1_000  # SGD updates of each hidden layer's auto-encoder
+    lr: float = 0.01  # the auto-encoders' SGD learning rate (minibatches of train.batch_size)
+    noise: float = 0.25  # masking noise: each input of an auto-encoder zeroed with this probability
+    log_every: int = 100  # pretrain/layer<l>/reconstruction every this many updates
+
+
+@dataclass
 class DatasetConf:
     name: str = MISSING
     root: str = "${oc.env:GLOROT_DATA,data}"  # where MNIST, CIFAR-10, Small-ImageNet files live
@@ -92,6 +104,7 @@ class Config:
     log: LogConf = field(default_factory=LogConf)
     activation: ActivationConf = field(default_factory=ActivationConf)
     init: InitConf = field(default_factory=InitConf)
+    pretrain: PretrainConf = field(default_factory=PretrainConf)
     dataset: DatasetConf = field(default_factory=DatasetConf)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
@@ -139,7 +152,7 @@ def check_override_keys(overrides: list[str]) -> None:
     """Reject `a.b=v` overrides whose key the schema lacks, listing the valid keys at that level.
 
     Hydra also rejects them, but without naming the alternatives."""
-    groups = {"activation", "init", "dataset", "experiment", "scale"}
+    groups = {"activation", "init", "pretrain", "dataset", "experiment", "scale", "row"}
     for item in overrides:
         key = item.split("=", 1)[0]
         if "=" not in item or key.startswith(("+", "~", "hydra")) or key in groups:
@@ -168,6 +181,7 @@ def validate(cfg: Any) -> None:
     """Raise ConfigError naming the first bad value and the valid ones."""
     for key, value, valid in (("activation.name", cfg.activation.name, ACTIVATIONS),
                               ("init.name", cfg.init.name, INITS),
+                              ("pretrain.name", cfg.pretrain.name, PRETRAININGS),
                               ("train.loss", cfg.train.loss, LOSSES),
                               ("train.step", cfg.train.step, STEPS),
                               ("device", cfg.device, DEVICES),
@@ -175,7 +189,8 @@ def validate(cfg: Any) -> None:
         if value not in valid:
             raise ConfigError(f"{key}={value!r} is not valid; choose one of: {', '.join(valid)}")
     for key in ("model.depth", "model.width", "train.batch_size", "train.eval_every",
-                "train.checkpoint_every", "train.check_every", "train.eval_batch_size"):
+                "train.checkpoint_every", "train.check_every", "train.eval_batch_size",
+                "pretrain.updates_per_layer", "pretrain.log_every"):
         group, name = key.split(".")
         _positive(cfg[group][name], key)
     if cfg.train.updates < 0:
@@ -197,3 +212,7 @@ def validate(cfg: Any) -> None:
     for lr in [cfg.train.lr, *cfg.train.replicas.lrs]:
         if not lr > 0:
             raise ConfigError(f"train.lr must be > 0, got {lr}")
+    if not cfg.pretrain.lr > 0:
+        raise ConfigError(f"pretrain.lr must be > 0, got {cfg.pretrain.lr}")
+    if not 0 <= cfg.pretrain.noise < 1:
+        raise ConfigError(f"pretrain.noise is a probability in [0, 1), got {cfg.pretrain.noise}")

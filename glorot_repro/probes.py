@@ -74,10 +74,12 @@ def probe_histograms(activation: str, internals: Internals, grad_range: float,
     return out
 
 
-def theory_scalars(init: str, sizes: list[int], internals: Internals) -> dict[str, float]:
+def theory_scalars(activation: str, init: str, sizes: list[int],
+                   internals: Internals) -> dict[str, float]:
     """Eqs. 5-7 predictions as standard deviations under theory/..., beside the measured ones.
     Hidden layers only: the softmax layer is not part of the paper's linear-regime argument."""
-    pred = predict_variances(init, sizes, internals.x.double().pow(2).mean().item(),
+    pred = predict_variances(activation, init, sizes,
+                             internals.x.double().pow(2).mean().item(),
                              internals.grad[-1].double().var().item(),
                              internals.wgrad[len(sizes) - 2].double().var().item())
     out = {}
@@ -98,7 +100,7 @@ def run_probes(model: DeepMLP, x: torch.Tensor, y: torch.Tensor, update: int,
     scalars = probe_scalars(model, internals, cfg.log.jacobian_examples if jacobians else 0)
     if update == 0 and cfg.activation.name in LINEAR_REGIME:
         sizes = [x.shape[1]] + [layer.out_features for layer in model.hidden]
-        scalars |= theory_scalars(cfg.init.name, sizes, internals)
+        scalars |= theory_scalars(cfg.activation.name, cfg.init.name, sizes, internals)
     histograms = (probe_histograms(cfg.activation.name, internals, cfg.log.grad_range,
                                    cfg.log.wgrad_range, cfg.log.bins) if with_histograms else {})
     return scalars, histograms

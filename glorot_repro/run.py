@@ -16,8 +16,10 @@ from glorot_repro.checkpoint import (CHECKPOINT, checkpoints, load_checkpoint, s
                                      write_atomic)
 from glorot_repro.config import config_changes
 from glorot_repro.data import Stream
+from glorot_repro.data.streams import input_bounds
 from glorot_repro.errors import ResumeError
 from glorot_repro.model import DeepMLP
+from glorot_repro.pretrain import pretrain, pretrain_updates
 from glorot_repro.probes import run_probes
 from glorot_repro.provenance import git_commit, versions
 from glorot_repro.rng import rng_state, set_rng_state
@@ -56,6 +58,9 @@ class Run:
         self.resumed = False  # from a checkpoint, at progress.update
         self.status = "running"
         self.writer = None
+        # Pre-training's updates come first on the step axis of the event files: supervised update
+        # u is logged at step u + step_offset, so step x batch size is the examples seen (Fig. 11).
+        self.step_offset = pretrain_updates(cfg)
         run_dir.mkdir(parents=True, exist_ok=True)
 
     def resume(self, update: int | None = None) -> bool:
@@ -98,7 +103,18 @@ class Run:
     def open_log(self) -> None:
         # Cuts what a killed segment logged after its last checkpoint (all of it, if it had none):
         # the steps up to the checkpoint's update are on disk and are not logged again.
-        self.writer = open_writer(self.run_dir, self.progress.update if self.resumed else -1)
+        last_saved = self.progress.update + self.step_offset if self.resumed else -1
+        self.writer = open_writer(self.run_dir, last_saved)
+
+    def pretrain(self) -> None:
+        """Unsupervised pre-training (pretrain.name) before the first supervised update, logged
+        at steps 1..step_offset. Only a fresh run pre-trains: a resumed one has its pre-trained
+        weights in its checkpoint (train.py writes one at update 0 after pre-training)."""
+        if self.step_offset:
+            log.info("pre-training %s: %s, %d updates", self.run_dir, self.cfg.pretrain.name,
+                     self.step_offset)
+        pretrain(self.model, self.stream, self.cfg, input_bounds(self.cfg.dataset.signed_pixels),
+                 lambda step, scalars: log_scalars(self.writer, scalars, step))
 
     def evaluate(self, u: int, valid, test) -> dict[str, float]:
         """Validation and test error on the full sets, the online training error since the last
@@ -111,7 +127,7 @@ class Run:
             loss_sum, wrong = self.window.tolist()
             scalars |= {"error/train": 100.0 * wrong / self.window_n,
                         "loss/train": loss_sum / self.window_n}
-        log_scalars(self.writer, scalars, u)
+        log_scalars(self.writer, scalars, u + self.step_offset)
         if p.last_valid_error < p.best_valid_error:
             p.best_valid_error, p.test_error_at_best_valid = p.last_valid_error, p.last_test_error
             p.best_update = u
@@ -121,8 +137,8 @@ class Run:
 
     def probe(self, u: int, x: torch.Tensor, y: torch.Tensor) -> None:
         scalars, histograms = run_probes(self.model, x, y, u, self.cfg)
-        log_scalars(self.writer, scalars, u)
-        log_histograms(self.writer, histograms, u)
+        log_scalars(self.writer, scalars, u + self.step_offset)
+        log_histograms(self.writer, histograms, u + self.step_offset)
 
     def checkpoint(self, seconds: float) -> None:
         self.progress.seconds = seconds
@@ -144,10 +160,11 @@ class Run:
             self.status = "completed"
         p = self.progress
         p.seconds = seconds
-        examples = p.update * self.cfg.train.batch_size
+        examples = (self.step_offset + p.update) * self.cfg.train.batch_size  # pre-training's too
         summary = {
             "status": self.status,
             "updates": p.update,
+            "pretrain_updates": self.step_offset,
             "examples": examples,
             "best_valid_error": p.best_valid_error,
             "test_error_at_best_valid": p.test_error_at_best_valid,
@@ -171,8 +188,10 @@ class Run:
                      f"{self.run_dir / CHECKPOINT}" if kept else "no checkpoint had been written yet")
             log.error("diverged: the training loss became NaN/inf between updates %d and %d; %s",
                       self.progress.checked, self.progress.update, where)
-        log.info("%s: %d updates (%d examples) in %.0f s, %.0f examples/s", self.status,
-                 summary["updates"], summary["examples"], summary["seconds"],
+        pretrained = (f" after {summary['pretrain_updates']} pre-training updates"
+                      if summary["pretrain_updates"] else "")
+        log.info("%s: %d updates%s (%d examples) in %.0f s, %.0f examples/s", self.status,
+                 summary["updates"], pretrained, summary["examples"], summary["seconds"],
                  summary["examples_per_second"])
         log.info("best valid error %.2f%% (update %d), test error there %.2f%%, final test error "
                  "%.2f%%", summary["best_valid_error"], summary["best_update"],

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from glorot_repro.losses import cost
+from glorot_repro.losses import example_costs
 from glorot_repro.model import DeepMLP
 
 
@@ -40,15 +40,18 @@ def cost_surface(loss: str, span: float = 6.0, points: int = 41, n_examples: int
                  n_inputs: int = 10, n_hidden: int = 10, n_classes: int = 2,
                  seed: int = 0) -> CostSurface:
     """The mean `loss` ("nll" or "quadratic") over a grid of [-span, span]^2 for (W1[0, 0],
-    W2[0, 0]): the weight from input 0 to hidden unit 0 and from hidden unit 0 to class 0."""
+    W2[0, 0]): the weight from input 0 to hidden unit 0 and from hidden unit 0 to class 0.
+
+    All grid points at once: moving one weight shifts one pre-activation column by
+    (new - old) * its input, so the net's forward pass is redone only where it changes."""
     x, y = random_problem(n_examples, n_inputs, n_classes, seed)
     net = two_layer_net(n_inputs, n_hidden, n_classes, seed)
     first, second = net.layers  # nn.Linear weights are (out, in): W1[i, j] is weight[j, i]
     grid = torch.linspace(-span, span, points, dtype=torch.float64)
-    out = torch.empty(points, points, dtype=torch.float64)
-    for i, a in enumerate(grid):
-        first.weight[0, 0] = a
-        for j, b in enumerate(grid):
-            second.weight[0, 0] = b
-            out[i, j] = cost(net(x), y, loss)
-    return CostSurface(grid, grid.clone(), out)
+    s = first(x).expand(points, -1, -1).clone()  # (w1 value, example, hidden unit)
+    s[:, :, 0] += (grid - first.weight[0, 0]).view(-1, 1) * x[:, 0]
+    z = net.f(s)
+    logits = second(z).unsqueeze(1).repeat(1, points, 1, 1)  # (w1, w2, example, class)
+    logits[..., 0] += (grid - second.weight[0, 0]).view(1, -1, 1) * z[:, None, :, 0]
+    costs = example_costs(logits, y.expand(points, points, -1), loss).mean(dim=-1)
+    return CostSurface(grid, grid.clone(), costs)

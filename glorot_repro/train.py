@@ -5,10 +5,11 @@
     python -m glorot_repro.train dataset=mnist dataset.root=../shared/datasets
     python -m glorot_repro.train 'train.replicas.lrs=[0.01,0.03,0.1]'   # 3 models in one process
 
-`train(cfg, run_dir)` reads top to bottom: device -> data -> models -> resume -> the loop
-(look for divergence, evaluate, probe, checkpoint, one SGD step) -> summaries. One model is the
-usual case; `train.replicas` trains several (seeds x learning rates) as one stack, each writing its
-own run dir as if it had run alone. `main()` is the thin Hydra wrapper; tests call `train`.
+`train(cfg, run_dir)` reads top to bottom: device -> data -> models -> resume -> pre-training
+(pretrain=dae, fresh runs only) -> the loop (look for divergence, evaluate, probe, checkpoint, one
+SGD step) -> summaries. One model is the usual case; `train.replicas` trains several (seeds x
+learning rates) as one stack, each writing its own run dir as if it had run alone. `main()` is
+the thin Hydra wrapper; tests call `train`.
 """
 from __future__ import annotations
 
@@ -177,10 +178,17 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     def elapsed() -> float:
         return base_seconds + time.time() - started
 
-    bar = tqdm(total=tc.updates, initial=u, desc="updates", unit="upd",
-               disable=not cfg.log.progress, dynamic_ncols=True, mininterval=1.0)
+    # Pre-trained weights must survive a kill: the checkpoint at update 0 keeps them.
+    pretrained = any(r.step_offset for r in runs)
     try:
-        with StopRequest() as stop:
+        # Pre-training: a fresh start only (a resumed run's checkpoint holds its weights). A kill
+        # or Ctrl-C during it loses it all; the rerun starts it again.
+        if resumed_at is None:
+            for r in runs:
+                r.pretrain()
+        with tqdm(total=tc.updates, initial=u, desc="updates", unit="upd",
+                  disable=not cfg.log.progress, dynamic_ncols=True,
+                  mininterval=1.0) as bar, StopRequest() as stop:
             while True:
                 # Divergence: one host sync every train.check_every updates, for all models.
                 if u % tc.check_every == 0 or u == tc.updates:
@@ -206,7 +214,8 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
                                 for k, v in shown.items()), refresh=False)
                     if cfg.log.every and u % cfg.log.every == 0:
                         r.probe(u, probe_x, probe_y)
-                    if u > 0 and (u % tc.checkpoint_every == 0 or u == tc.updates):
+                    if (u > 0 or pretrained) and (u % tc.checkpoint_every == 0
+                                                  or u == tc.updates):
                         r.checkpoint(elapsed())
                 if u == tc.updates:
                     break
@@ -229,7 +238,6 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
                 u += 1
                 bar.update(1)
     finally:  # a crash leaves no summary, only closed event files and the last checkpoint
-        bar.close()
         for r in runs:
             r.close_log()
     summaries = [r.finish(elapsed()) for r in runs]

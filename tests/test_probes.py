@@ -143,8 +143,8 @@ def test_theory_closed_forms():
     """Equal widths: consecutive back-propagated variances differ by n Var[W]: 1/3 with standard
     init (eq. 15), 1 with normalized init (eq. 13); weight-gradient variance flat (eq. 14)."""
     sizes = [1000] * 6
-    std = predict_variances("standard", sizes, 1.0, 1.0, 1.0)
-    nrm = predict_variances("normalized", sizes, 1.0, 1.0, 1.0)
+    std = predict_variances("tanh", "standard", sizes, 1.0, 1.0, 1.0)
+    nrm = predict_variances("tanh", "normalized", sizes, 1.0, 1.0, 1.0)
     for l in range(4):
         assert std.grad[l] / std.grad[l + 1] == pytest.approx(1 / 3)
         assert nrm.grad[l] == pytest.approx(1.0) and nrm.act[l] == pytest.approx(1.0)
@@ -152,7 +152,7 @@ def test_theory_closed_forms():
     # Eq. 14: Var[z^{l-1}] Var[ds^l] = (1/3)^{l-1} (1/3)^{D-l}: the same for every l.
     assert std.wgrad == pytest.approx([std.wgrad[0]] * 5)
     # Unequal widths: the backward factor is n_k Var[W^k] with n_k the layer's fan-out.
-    p = predict_variances("standard", [10, 20, 40], 1.0, 1.0, 1.0)
+    p = predict_variances("tanh", "standard", [10, 20, 40], 1.0, 1.0, 1.0)
     assert p.grad[0] == pytest.approx(40 * (1 / (3 * 20)))
 
 
@@ -164,7 +164,7 @@ def test_theory_matches_measurement_in_the_linear_regime():
     x = 1e-3 * torch.randn(500, 400, dtype=torch.float64)
     y = torch.randint(0, 10, (500,))
     probe = layer_internals(model, x, y, "nll")
-    pred = predict_variances("standard", [400] * 5, x.pow(2).mean().item(),
+    pred = predict_variances("tanh", "standard", [400] * 5, x.pow(2).mean().item(),
                              probe.grad[-1].var().item(), probe.wgrad[3].var().item())
     for l in range(4):
         assert probe.act[l].var().item() == pytest.approx(pred.act[l], rel=0.1)

@@ -22,8 +22,7 @@ from glorot_repro.errors import ConfigError, ResumeError, RunDirError
 from glorot_repro.tblog import drop_events_after
 from glorot_repro.train import train
 
-from conftest import comparable, crash_at, entry_point, read_summary, scalars
-from test_vision import _fake_mnist
+from conftest import comparable, crash_at, entry_point, fake_mnist, read_summary, scalars
 
 # Checkpoints at 20, 40, 60: on evaluation, probe and histogram steps, whose events a resumed run
 # must keep (it does not log them again).
@@ -380,7 +379,7 @@ def test_sizes_and_names_out_of_range(run_smoke, override, message):
 
 
 def test_batch_larger_than_the_training_set(run_smoke, tmp_path):
-    _fake_mnist(tmp_path / "data", n_train=600)  # 500 training examples after the valid split
+    fake_mnist(tmp_path / "data", n_train=600)  # 500 training examples after the valid split
     with pytest.raises(ConfigError, match=f"train.batch_size=501 is larger than the mnist training "
                                           f"set \\(500 examples under {tmp_path / 'data'}\\); use "
                                           f"at most 500"):
@@ -415,7 +414,7 @@ def test_unwritable_output_dir_one_line(tmp_path):
 
 
 def test_truncated_dataset_file_one_line(tmp_path):
-    raw = _fake_mnist(tmp_path / "data")
+    raw = fake_mnist(tmp_path / "data")
     images = raw / "train-images-idx3-ubyte"
     images.write_bytes(images.read_bytes()[:1000])
     res = entry_point("scale=smoke", "dataset=mnist", f"dataset.root={tmp_path / 'data'}",

@@ -176,7 +176,7 @@ def test_entry_point_bad_config_one_line_no_traceback(tmp_path, args, needle):
 
 
 def test_every_config_group_option_composes():
-    for group in ("activation", "init", "dataset", "scale"):
+    for group in ("activation", "init", "pretrain", "dataset", "scale"):
         for option in sorted(p.stem for p in (REPO / "conf" / group).glob("*.yaml")):
             cfg = compose_config([f"{group}={option}"])
             assert cfg.model.depth >= 1

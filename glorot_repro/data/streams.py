@@ -87,3 +87,8 @@ class TensorStream:
 def to_inputs(pixels: torch.Tensor, signed: bool) -> torch.Tensor:
     """Pixels in [0,1] -> network inputs: as they are, or 2x-1 in [-1,1] (dataset.signed_pixels)."""
     return pixels * 2 - 1 if signed else pixels
+
+
+def input_bounds(signed: bool) -> tuple[float, float]:
+    """Where to_inputs' values live."""
+    return (-1.0, 1.0) if signed else (0.0, 1.0)
