@@ -1,14 +1,14 @@
 """Table 1 from finished runs: the paper's protocol for choosing a learning rate, our choice of
 significance test, and the table beside the paper's numbers.
 
-Protocol (paper Sec. 2.3, Table 1): for each row (activation, init) and dataset, the learning
-rate is chosen on validation error from a grid; here the grid point with the lowest validation
-error averaged over seeds (a rate at which any seed diverged is not eligible). The cell is the
-test error at that rate, mean +- std over seeds. The paper bolds entries that are "statistically
-different from non-bold ones" at p = 0.005 without naming the test (paper.md §6); we use Welch's
-two-sided t-test over seeds against the best row of the column: the best row and every row the
-test cannot tell from it are bold. Seeds are the unit because seed-to-seed spread, not test-set
-sampling, is what decides whether an init helps.
+Protocol (paper Sec. 2.3, Table 1): for each row (activation, init, pre-training) and dataset, the
+learning rate is chosen on validation error from a grid; here the grid point with the lowest
+validation error averaged over seeds (a rate at which any seed diverged is not eligible). The cell
+is the test error at that rate, mean +- std over seeds. The paper bolds entries that are
+"statistically different from non-bold ones" at p = 0.005 without naming the test (paper.md §6);
+we use Welch's two-sided t-test over seeds against the best row of the column: the best row and
+every row the test cannot tell from it are bold. Seeds are the unit because seed-to-seed spread,
+not test-set sampling, is what decides whether an init helps.
 
 `criterion` picks which errors count: "final" (the paper: errors after the last update) or
 "best" (early stopping: the test error where the validation error was lowest)."""
@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from glorot_repro.figures.training import curve_label
+from glorot_repro.figures.training import ROW_KEYS, curve_label
 
 P_VALUE = 0.005
 
-# Paper Table 1: test error (%), 5 hidden layers.
+# Paper Table 1: test error (%), 5 hidden layers; rows are (activation, init), no pre-training.
 PAPER_TABLE1 = {
     ("softsign", "standard"): {"shapeset": 16.27, "mnist": 1.64, "cifar10": 55.78,
                                "small_imagenet": 69.14},
@@ -37,20 +37,27 @@ PAPER_TABLE1 = {
     ("sigmoid", "standard"): {"shapeset": 82.61, "mnist": 2.21, "cifar10": 57.28,
                               "small_imagenet": 70.66},
 }
-# The paper's row order; rows it lacks (Sigmoid N, ...) follow in the order they are found.
-PAPER_ROWS = list(PAPER_TABLE1)
+# The paper's row order; rows it lacks (Sigmoid N, ReLU He, ...) follow in the order they are found.
+PAPER_ROWS = [(activation, init, "none") for activation, init in PAPER_TABLE1]
 DATASET_NAMES = {"shapeset": "Shapeset", "mnist": "MNIST", "cifar10": "CIFAR-10",
                  "small_imagenet": "ImageNet"}
 CRITERIA = {"final": ("final_valid_error", "final_test_error"),
             "best": ("best_valid_error", "test_error_at_best_valid")}
 
 
+def paper_number(row: tuple[str, str, str], dataset: str) -> float:
+    activation, init, pretrain = row
+    if pretrain != "none":
+        return math.nan
+    return PAPER_TABLE1.get((activation, init), {}).get(dataset, math.nan)
+
+
 def choose_lr(runs: pd.DataFrame, criterion: str = "final") -> pd.DataFrame:
-    """The runs at each (dataset, activation, init)'s chosen learning rate, one row per seed.
+    """The runs at each (dataset, row)'s chosen learning rate, one row per seed.
     `runs`: collect_summaries' table."""
     valid_col, _ = CRITERIA[criterion]
     chosen = []
-    for _, cell in runs.groupby(["dataset", "activation", "init"]):
+    for _, cell in runs.groupby(["dataset", *ROW_KEYS]):
         by_lr = cell.groupby("lr")
         eligible = by_lr.status.agg(lambda s: (s == "completed").all())
         mean_valid = by_lr[valid_col].mean()[eligible]
@@ -71,29 +78,27 @@ def welch_p(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def table1(runs: pd.DataFrame, criterion: str = "final", p_value: float = P_VALUE) -> pd.DataFrame:
-    """One row per (dataset, activation, init): lr, seeds, mean, std, p (against the column's
+    """One row per (dataset, row): the ROW_KEYS, lr, seeds, mean, std, p (against the column's
     best), bold, paper."""
     _, test_col = CRITERIA[criterion]
     rows = []
     for dataset, column in choose_lr(runs, criterion).groupby("dataset"):
-        errors = {key: cell[test_col].to_numpy(float)
-                  for key, cell in column.groupby(["activation", "init"])}
-        best = min(errors, key=lambda k: errors[k].mean())
-        for (activation, init), err in errors.items():
+        cells = dict(list(column.groupby(ROW_KEYS)))
+        errors = {row: cell[test_col].to_numpy(float) for row, cell in cells.items()}
+        best = min(errors, key=lambda row: errors[row].mean())
+        for row, err in errors.items():
             p = welch_p(err, errors[best])
             rows.append({
-                "dataset": dataset, "activation": activation, "init": init,
-                "lr": float(column[(column.activation == activation)
-                                   & (column.init == init)].lr.iloc[0]),
+                "dataset": dataset, **dict(zip(ROW_KEYS, row)), "lr": float(cells[row].lr.iloc[0]),
                 "seeds": len(err), "mean": err.mean(),
                 "std": err.std(ddof=1) if len(err) > 1 else math.nan,
-                "p_vs_best": p, "bold": (activation, init) == best or p >= p_value,
-                "paper": PAPER_TABLE1.get((activation, init), {}).get(dataset, math.nan)})
+                "p_vs_best": p, "bold": row == best or p >= p_value,
+                "paper": paper_number(row, dataset)})
     return pd.DataFrame(rows)
 
 
-def ordered_rows(table: pd.DataFrame) -> list[tuple[str, str]]:
-    found = list(dict.fromkeys(zip(table.activation, table.init)))
+def ordered_rows(table: pd.DataFrame) -> list[tuple[str, str, str]]:
+    found = list(dict.fromkeys(zip(*(table[k] for k in ROW_KEYS))))
     return [r for r in PAPER_ROWS if r in found] + [r for r in found if r not in PAPER_ROWS]
 
 
@@ -103,18 +108,18 @@ def to_markdown(table: pd.DataFrame) -> str:
     datasets = list(DATASET_NAMES)
     head = ["", *(f"{DATASET_NAMES[d]} {who}" for d in datasets for who in ("(ours)", "(paper)"))]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for activation, init in ordered_rows(table):
-        cells = [curve_label(activation, init)]
+    for row in ordered_rows(table):
+        cells = [curve_label(*row)]
+        in_row = (table[ROW_KEYS] == pd.Series(dict(zip(ROW_KEYS, row)))).all(axis=1)
         for dataset in datasets:
-            hit = table[(table.dataset == dataset) & (table.activation == activation)
-                        & (table.init == init)]
+            hit = table[in_row & (table.dataset == dataset)]
             if hit.empty:
                 cells.append("—")
             else:
                 r = hit.iloc[0]
                 text = f"{r['mean']:.2f} ± {r['std']:.2f}" if r.seeds > 1 else f"{r['mean']:.2f}"
                 cells.append(f"**{text}**" if r.bold else text)
-            paper = PAPER_TABLE1.get((activation, init), {}).get(dataset)
-            cells.append("—" if paper is None else f"{paper:.2f}")
+            paper = paper_number(row, dataset)
+            cells.append("—" if math.isnan(paper) else f"{paper:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -283,8 +283,16 @@ def _hydra_main(cfg: DictConfig) -> None:
     except (ConfigError, DatasetError, ResumeError, RunDirError) as err:
         log.error("error: %s", err)
         sys.exit(2)
-    # A diverged or interrupted single run exits non-zero; in a sweep the other jobs carry on.
-    if summary["status"] != "completed" and hydra_cfg.mode != RunMode.MULTIRUN:
+    sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    if summary["status"] == "interrupted":
+        # Ctrl-C or SIGTERM stops the whole sweep, not just its current job. Rerunning the sweep
+        # resumes each job: finished ones end at once with the numbers they had.
+        if sweep:
+            log.warning("sweep stopped; to resume it, rerun the same command with "
+                        "hydra.sweep.dir=%s", hydra_cfg.sweep.dir)
+        sys.exit(1)
+    # A diverged single run exits non-zero; in a sweep the other jobs carry on.
+    if summary["status"] != "completed" and not sweep:
         sys.exit(1)
 
 

@@ -6,6 +6,7 @@
     python scripts/reproduce.py fig08 --runs my/runs       # draw from your own runs, no training
     python scripts/reproduce.py fig01                      # Shapeset-3x2 samples (no runs)
     python scripts/reproduce.py table1 dataset.root=../shared/datasets   # + Hydra overrides
+    python scripts/reproduce.py beyond_table               # Table 1 + the rows beyond the paper
 
 Runs come from `python -m glorot_repro.train experiment=<experiment> scale=<scale>` (a Hydra
 multirun, conf/experiment/<experiment>.yaml) into runs/<experiment>_<scale>. Artefacts that
@@ -36,36 +37,45 @@ STANDARD_VS_NORMALIZED = [("tanh", "standard"), ("tanh", "normalized")]
 TANH_VS_SOFTSIGN = [("tanh", "standard"), ("softsign", "standard")]
 
 
-def at_chosen_lr(runs: Path) -> pd.DataFrame:
+def at_chosen_lr(runs: list[Path]) -> pd.DataFrame:
     """The scalars of Table 1's runs at each row's chosen learning rate (every seed)."""
     scalars = collect_scalars(runs)
     return scalars[scalars.run.isin(choose_lr(collect_summaries(runs)).run)]
 
 
-# artefact -> (the experiment whose runs it draws from, or None; draw(runs_dir) -> figure).
+CURVE_TITLES = {"shapeset": "Shapeset-3x2, 5 hidden layers", "mnist": "MNIST, 5 hidden layers",
+                "cifar10": "CIFAR-10, 5 hidden layers"}
+
+# artefact -> (the experiments whose runs it draws from; draw(their runs dirs) -> figure or table).
 # Artefacts share runs where one set holds what they need: Figs. 6-8 come from the same
-# at-init runs, and the six runs of Fig. 11 hold Figs. 3, 4, 9 and 10 too.
+# at-init runs, the six runs of Fig. 11 hold Figs. 3, 4, 9 and 10 too, and Table 1's hold
+# Fig. 12. The `beyond_*` artefacts set the rows of experiment=beyond (ReLU and softplus with He
+# init, Tanh N after DAE pre-training) beside Table 1's.
 ARTEFACTS = {
-    "fig01": (None, lambda runs: sample_grid(n=32, seed=0)),
-    "fig05": (None, lambda runs: cost_surfaces()),
-    "fig02": ("fig02", lambda runs: mean_std_bars(collect_scalars(runs), "sigmoid", "standard")),
-    "fig03": ("fig11", lambda runs: saturation_panels(collect_scalars(runs), TANH_VS_SOFTSIGN)),
-    "fig04": ("fig11", lambda runs: layer_histogram_panels(collect_histograms(runs), "act",
-                                                           TANH_VS_SOFTSIGN, at="last")),
-    "fig06": ("fig06", lambda runs: layer_histogram_panels(collect_histograms(runs), "act",
-                                                           STANDARD_VS_NORMALIZED)),
-    "fig07": ("fig06", lambda runs: layer_histogram_panels(collect_histograms(runs), "grad",
-                                                           STANDARD_VS_NORMALIZED)),
-    "fig08": ("fig06", lambda runs: layer_histogram_panels(collect_histograms(runs), "wgrad",
-                                                           STANDARD_VS_NORMALIZED)),
-    "fig09": ("fig11", lambda runs: weight_gradient_spread(collect_scalars(runs))),
-    "fig10": ("fig11", lambda runs: saturation_panels(collect_scalars(runs),
-                                                      [("tanh", "normalized")])),
-    "fig11": ("fig11", lambda runs: error_curves(collect_scalars(runs),
-                                                 {"shapeset": "Shapeset-3x2, 5 hidden layers"})),
-    "fig12": ("table1", lambda runs: error_curves(at_chosen_lr(runs), {
-        "mnist": "MNIST, 5 hidden layers", "cifar10": "CIFAR-10, 5 hidden layers"})),
-    "table1": ("table1", lambda runs: table1(collect_summaries(runs))),
+    "fig01": ((), lambda runs: sample_grid(n=32, seed=0)),
+    "fig05": ((), lambda runs: cost_surfaces()),
+    "fig02": (("fig02",), lambda runs: mean_std_bars(collect_scalars(runs), "sigmoid",
+                                                     "standard")),
+    "fig03": (("fig11",), lambda runs: saturation_panels(collect_scalars(runs), TANH_VS_SOFTSIGN)),
+    "fig04": (("fig11",), lambda runs: layer_histogram_panels(collect_histograms(runs), "act",
+                                                              TANH_VS_SOFTSIGN, at="last")),
+    "fig06": (("fig06",), lambda runs: layer_histogram_panels(collect_histograms(runs), "act",
+                                                              STANDARD_VS_NORMALIZED)),
+    "fig07": (("fig06",), lambda runs: layer_histogram_panels(collect_histograms(runs), "grad",
+                                                              STANDARD_VS_NORMALIZED)),
+    "fig08": (("fig06",), lambda runs: layer_histogram_panels(collect_histograms(runs), "wgrad",
+                                                              STANDARD_VS_NORMALIZED)),
+    "fig09": (("fig11",), lambda runs: weight_gradient_spread(collect_scalars(runs))),
+    "fig10": (("fig11",), lambda runs: saturation_panels(collect_scalars(runs),
+                                                         [("tanh", "normalized")])),
+    "fig11": (("fig11",), lambda runs: error_curves(collect_scalars(runs),
+                                                    {"shapeset": CURVE_TITLES["shapeset"]})),
+    "fig12": (("table1",), lambda runs: error_curves(at_chosen_lr(runs), {
+        d: CURVE_TITLES[d] for d in ("mnist", "cifar10")})),
+    "table1": (("table1",), lambda runs: table1(collect_summaries(runs))),
+    "beyond_curves": (("table1", "beyond"), lambda runs: error_curves(at_chosen_lr(runs),
+                                                                      CURVE_TITLES)),
+    "beyond_table": (("table1", "beyond"), lambda runs: table1(collect_summaries(runs))),
 }
 
 
@@ -96,19 +106,23 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("artefact", choices=sorted(ARTEFACTS))
     parser.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "paper"])
-    parser.add_argument("--runs", type=Path,
-                        help="runs dir (default runs/<experiment>_<scale>, see ARTEFACTS)")
+    parser.add_argument("--runs", type=Path, action="append",
+                        help="runs dir, once per experiment the artefact draws on (default "
+                             "runs/<experiment>_<scale>, see ARTEFACTS)")
     parser.add_argument("--out", type=Path, default=Path("results"),
                         help="figures go to <out>/figures, tables to <out>/tables")
     parser.add_argument("--rerun", action="store_true", help="train again even if runs exist")
     parser.add_argument("overrides", nargs="*",
                         help="Hydra overrides for the runs, e.g. dataset.root=... or "
-                             "hydra.sweeper.params.dataset=shapeset,mnist,cifar10")
+                             "dataset=shapeset,mnist,cifar10 (replaces the experiment's sweep)")
     args = parser.parse_intermixed_args()
-    experiment, draw = ARTEFACTS[args.artefact]
-    runs = args.runs or Path("runs") / f"{experiment}_{args.scale}"
-    if experiment is not None:
-        ensure_runs(experiment, args.scale, runs, args.rerun, args.overrides)
+    experiments, draw = ARTEFACTS[args.artefact]
+    runs = args.runs or [Path("runs") / f"{e}_{args.scale}" for e in experiments]
+    if len(runs) != len(experiments):
+        parser.error(f"{args.artefact} draws on {len(experiments)} experiment(s) "
+                     f"({', '.join(experiments) or 'none'}); got {len(runs)} --runs")
+    for experiment, where in zip(experiments, runs):
+        ensure_runs(experiment, args.scale, where, args.rerun, args.overrides)
     for path in write(draw(runs), args.out, args.artefact):
         print(path)
 

@@ -90,13 +90,15 @@ main()
 class Paused:
     """A training subprocess stopped at a hook, for the test to signal."""
 
-    def __init__(self, tmp_path: Path, run_dir: Path, hook: str, n: int):
+    def __init__(self, tmp_path: Path, run_dir: Path, hook: str, n: int,
+                 args: tuple[str, ...] = ARGS):
         self.marker = tmp_path / f"paused_{hook}_{n}"
         self.output = tmp_path / f"output_{hook}_{n}.txt"
+        where = f"hydra.sweep.dir={run_dir}" if "-m" in args else f"hydra.run.dir={run_dir}"
         with open(self.output, "w") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", PAUSING_TRAIN, str(self.marker), hook, str(n), *ARGS,
-                 f"hydra.run.dir={run_dir}"], cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+                [sys.executable, "-c", PAUSING_TRAIN, str(self.marker), hook, str(n), *args,
+                 where], cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.time() + 120
         while not self.marker.exists():
             if self.proc.poll() is not None or time.time() > deadline:
@@ -120,8 +122,8 @@ class Paused:
 def paused(tmp_path):
     started = []
 
-    def start(run_dir, hook, n):
-        started.append(Paused(tmp_path, run_dir, hook, n))
+    def start(run_dir, hook, n, args=ARGS):
+        started.append(Paused(tmp_path, run_dir, hook, n, args))
         return started[-1]
 
     yield start
@@ -346,6 +348,21 @@ def test_sigterm_to_a_real_process_interrupts_and_resumes(tmp_path, paused, unin
     res = entry_point(*ARGS, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     assert_same_as(run_dir, uninterrupted)
+
+
+def test_sigterm_stops_the_whole_sweep_and_rerunning_resumes_it(tmp_path, paused):
+    sweep = tmp_path / "sweep"
+    args = ("-m", *ARGS, "train.lr=0.03,0.01")
+    status, output = paused(sweep, "update", 25, args).terminate_and_go_on()
+    assert status == 1 and "Traceback" not in output
+    assert f"rerun the same command with hydra.sweep.dir={sweep}" in output
+    jobs = [p for p in sweep.iterdir() if p.is_dir()]
+    assert len(jobs) == 1 and jobs[0].name.startswith("0_")  # the second job never started
+    assert read_summary(jobs[0])["status"] == "interrupted"
+    res = entry_point(*args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert [read_summary(j)["status"] for j in jobs] == ["completed", "completed"]
 
 
 def test_a_diverging_job_lets_the_rest_of_the_sweep_finish(tmp_path):

@@ -11,13 +11,16 @@ from glorot_repro.table import PAPER_TABLE1, choose_lr, table1, to_markdown, wel
 
 
 def runs_table(cells):
-    """collect_summaries-like rows from {(dataset, act, init, lr): [(valid, test) per seed]}."""
+    """collect_summaries-like rows from {(dataset, act, init[, pretrain], lr): [(valid, test) per
+    seed]}."""
     rows = []
-    for (dataset, activation, init, lr), seeds in cells.items():
+    for key, seeds in cells.items():
+        dataset, activation, init, *pretrain, lr = key
         for seed, (valid, test) in enumerate(seeds):
             status = "diverged" if math.isnan(valid) else "completed"
-            rows.append(dict(run=f"{dataset}/{activation}_{init}/seed{seed}_lr{lr}", dataset=dataset,
-                             activation=activation, init=init, lr=lr, seed=seed, status=status,
+            rows.append(dict(run=f"{key}/seed{seed}", dataset=dataset, activation=activation,
+                             init=init, pretrain=pretrain[0] if pretrain else "none", lr=lr,
+                             seed=seed, status=status,
                              final_valid_error=valid, final_test_error=test,
                              best_valid_error=valid - 1, test_error_at_best_valid=test - 1))
     return pd.DataFrame(rows)
@@ -65,3 +68,14 @@ def test_welch_p_matches_its_formula():
     assert welch_p(a, b) == pytest.approx(2 * stats.t.sf(abs(t), df))
     assert welch_p(a, a[:1]) == 1.0  # one seed: no test, no claim
     assert welch_p(np.ones(3), np.ones(3)) == 1.0 and welch_p(np.ones(3), 2 * np.ones(3)) == 0.0
+
+
+def test_pretrained_rows_stay_apart_and_have_no_paper_number():
+    runs = runs_table({
+        ("shapeset", "tanh", "normalized", 0.03): [(v, v) for v in (15.0, 15.2, 14.9)],
+        ("shapeset", "tanh", "normalized", "dae", 0.03): [(v, v) for v in (14.0, 14.1, 14.2)]})
+    table = table1(runs).set_index("pretrain")
+    assert table.loc["dae", "mean"] == pytest.approx(14.1) and math.isnan(table.loc["dae", "paper"])
+    assert table.loc["none", "paper"] == 15.60
+    md = to_markdown(table1(runs))
+    assert "| Tanh N + DAE | **14.10 ± 0.10** | — |" in md

@@ -12,9 +12,17 @@ ACTIVATION_NAMES = {"sigmoid": "Sigmoid", "tanh": "Tanh", "softsign": "Softsign"
                     "relu": "ReLU", "softplus": "Softplus"}
 
 
-def curve_label(activation: str, init: str) -> str:
-    """The paper's legend names: 'Tanh' for standard init, 'Tanh N' for normalized."""
-    return ACTIVATION_NAMES[activation] + (" N" if init == "normalized" else "")
+INIT_SUFFIXES = {"standard": "", "normalized": " N", "he": " He", "lecun": " LeCun",
+                 "orthogonal": " Orth"}
+PRETRAIN_SUFFIXES = {"none": "", "dae": " + DAE"}
+# A row of Table 1 and a curve of Figs. 11-12: what a run's name in the paper depends on.
+ROW_KEYS = ["activation", "init", "pretrain"]
+
+
+def curve_label(activation: str, init: str, pretrain: str = "none") -> str:
+    """The paper's legend names, 'Tanh' for standard init and 'Tanh N' for normalized, extended
+    to the inits and pre-training beyond the paper ('ReLU He', 'Tanh N + DAE')."""
+    return ACTIVATION_NAMES[activation] + INIT_SUFFIXES[init] + PRETRAIN_SUFFIXES[pretrain]
 
 
 def select(scalars: pd.DataFrame, activation: str, init: str) -> pd.DataFrame:
@@ -95,8 +103,10 @@ def weight_gradient_spread(scalars: pd.DataFrame, activation: str = "tanh") -> p
 
 def error_curves(scalars: pd.DataFrame, titles: dict[str, str]) -> plt.Figure:
     """Figs. 11, 12: test error against examples seen, one panel per dataset named in `titles`
-    (those present in the table), one curve per (activation, init) averaged over the runs it
-    has (seeds), the legend ordered by final error (best first), as in the paper."""
+    (those present in the table), one curve per row (ROW_KEYS) averaged over the runs it has
+    (seeds), the legend ordered by final error (best first), as in the paper. Pre-trained runs
+    log fine-tuning after their pre-training steps, so their curves start late: the x axis
+    counts pre-training examples too (paper Fig. 11)."""
     test = scalars[(scalars.tag == "error/test") & scalars.dataset.isin(titles)]
     datasets = [d for d in titles if d in set(test.dataset)]
     if not datasets:
@@ -104,10 +114,9 @@ def error_curves(scalars: pd.DataFrame, titles: dict[str, str]) -> plt.Figure:
     fig, axes = plt.subplots(1, len(datasets), figsize=(6.5 * len(datasets), 4), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         curves = []
-        for (activation, init), rows in test[test.dataset == dataset].groupby(["activation",
-                                                                               "init"]):
+        for row, rows in test[test.dataset == dataset].groupby(ROW_KEYS):
             by_step = rows.groupby("step").value.mean()
-            curves.append((by_step.iloc[-1], curve_label(activation, init), by_step,
+            curves.append((by_step.iloc[-1], curve_label(*row), by_step,
                            int(rows.batch_size.iloc[0])))
         for final, label, by_step, batch in sorted(curves, key=lambda c: c[0]):
             ax.plot(by_step.index * batch / 1e6, by_step.values, label=f"{label} ({final:.2f}%)")
