@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+from matplotlib.ticker import ScalarFormatter
 
 from glorot_repro.figures.style import LAYER_COLORS, plt
 
@@ -121,7 +122,11 @@ def error_curves(scalars: pd.DataFrame, titles: dict[str, str]) -> plt.Figure:
         for final, label, by_step, batch in sorted(curves, key=lambda c: c[0]):
             ax.plot(by_step.index * batch / 1e6, by_step.values, label=f"{label} ({final:.2f}%)")
         ax.set_xlabel("examples seen (millions)")
-        ax.set_ylabel("test error (%)")
+        # Log scale: a net stuck at the class prior (~83-90%) and nets at a few percent share a
+        # panel without flattening the differences between the good ones.
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.set_ylabel("test error (%, log scale)")
         ax.set_title(titles[dataset], fontsize=10)
         ax.legend(fontsize=8)
     fig.tight_layout()
