@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pandas as pd
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.ticker import FuncFormatter
 
 from glorot_repro.figures.style import LAYER_COLORS, plt
 
@@ -122,11 +122,16 @@ def error_curves(scalars: pd.DataFrame, titles: dict[str, str]) -> plt.Figure:
         for final, label, by_step, batch in sorted(curves, key=lambda c: c[0]):
             ax.plot(by_step.index * batch / 1e6, by_step.values, label=f"{label} ({final:.2f}%)")
         ax.set_xlabel("examples seen (millions)")
-        # Log scale: a net stuck at the class prior (~83-90%) and nets at a few percent share a
-        # panel without flattening the differences between the good ones.
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(ScalarFormatter())
-        ax.set_ylabel("test error (%, log scale)")
+        # Log scale where errors span more than a factor of 3: a net stuck at chance (~90% on
+        # MNIST) and nets at a few percent then share a panel without flattening the differences
+        # between the good ones.
+        values = pd.concat([c[2] for c in curves])
+        if values.max() > 3 * values.min():
+            ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(FuncFormatter(
+                lambda v, _: f"{v:g}" if str(round(v))[0] in "2357" else ""))
+        ax.set_ylabel("test error (%)" + (", log scale" if ax.get_yscale() == "log" else ""))
         ax.set_title(titles[dataset], fontsize=10)
         ax.legend(fontsize=8)
     fig.tight_layout()
