@@ -4,7 +4,7 @@ The schema makes a misspelt key fail at start; `validate` names a bad value and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any
+from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf, open_dict
@@ -42,6 +42,10 @@ class TrainConf:
     eval_every: int = 2_000  # valid and test error on the full sets every this many updates
     loss: str = "nll"  # nll (paper) | quadratic (Fig. 5's comparison)
     step: str = "lean"  # lean (fused, no autograd) | autograd (loss.backward + torch.optim.SGD)
+    # lean step: write each layer's SGD updates into its weights every `defer` updates, folding
+    # the pending ones into the products meanwhile (glorot_repro/lean.py). Same SGD up to rounding.
+    # null = 10 on a CPU, 1 (at once) on a GPU.
+    defer: Optional[int] = None
     checkpoint_every: int = 5_000
     check_every: int = 100  # look for a NaN/inf loss every this many updates (one host sync each)
     eval_batch_size: int = 1_000
@@ -115,7 +119,7 @@ class Config:
 # a Shapeset stream still refuses another device (its RNG differs there; see data/streams.py).
 RESUMABLE_CHANGES = frozenset({
     "train.updates", "train.checkpoint_every", "train.check_every", "train.eval_batch_size",
-    "train.force_resume", "log.progress", "dataset.root", "dataset.download", "device"})
+    "train.force_resume", "train.defer", "log.progress", "dataset.root", "dataset.download", "device"})
 
 
 def config_changes(saved: dict, now: dict) -> list[str]:
@@ -193,6 +197,8 @@ def validate(cfg: Any) -> None:
                 "pretrain.updates_per_layer", "pretrain.log_every"):
         group, name = key.split(".")
         _positive(cfg[group][name], key)
+    if cfg.train.defer is not None:
+        _positive(cfg.train.defer, "train.defer")
     if cfg.train.updates < 0:
         raise ConfigError(f"train.updates must be >= 0, got {cfg.train.updates}")
     for key in ("every", "histograms", "jacobian_examples"):

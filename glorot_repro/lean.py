@@ -3,10 +3,21 @@ four equations (glorot_repro/backprop.py) with each layer's SGD update fused int
 
 Why fused: at minibatch 10 an update is a chain of thin matrix products, and a plain loop spends
 as much again on memory traffic around them: writing a gradient tensor for each of the ~5M
-weights, then reading it back in the optimizer. Here each W^l <- W^l - lr * delta^l^T z^{l-1} is
-one in-place batched matmul (BP4 and the update at once): no gradient tensors, no optimizer state,
-no autograd graph. delta^{l-1} is computed from the old W^l before W^l moves, so this is exactly
-plain SGD on each model's mean cost (tests hold it equal to autograd + torch.optim.SGD).
+weights, then reading it back in the optimizer. Here no gradient tensor, optimizer state or
+autograd graph is made. delta^{l-1} is computed from the old W^l before W^l moves, so this is
+exactly plain SGD on each model's mean cost (tests hold it equal to autograd + torch.optim.SGD).
+
+Why deferred: one SGD step moves W^l by a rank-B matrix, -lr/B * delta^l^T z^{l-1} (BP4). Writing
+it into W^l at once costs a read and a write of every weight, on top of the forward's and the
+backward's reads; at minibatch 10 on a CPU those passes over memory, not the arithmetic, set the
+pace. So the last j < `defer` steps are kept as factors D (jB x out) and Z (jB x in), with
+W_eff = W - D^T Z, and folded into the products that read W:
+    forward   z W_eff^T = z W^T - (z Z^T) D        backward (BP2)   d W_eff = d W - (d D^T) Z
+both cheap next to z W^T while jB is small. Every `defer` steps one rank-(defer*B) product writes
+them into W. A layer whose factors would be no smaller than W itself (the 9-unit output layer) is
+written at once. The sums are the same, only their order changes: equal to immediate SGD up to
+rounding (tested in float64). Anything that reads the weights (evaluation, probes, checkpoints)
+calls sync() first. Measured gain: scripts/bench.py --defer 1 against the default (README).
 
 Why stacked: K models (seeds, learning rates) share every kernel launch as one batched matmul,
 which is what fills a GPU at minibatch 10. The models' parameters become views into the stacks,
@@ -16,16 +27,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from glorot_repro.activations import DERIVATIVES
+from glorot_repro.activations import DERIVATIVES_OF_OUTPUT
 from glorot_repro.backprop import output_delta
 from glorot_repro.losses import example_costs
 from glorot_repro.model import DeepMLP
 
 
 class LeanSGD:
-    def __init__(self, models: list[DeepMLP], lrs: list[float], loss: str):
+    def __init__(self, models: list[DeepMLP], lrs: list[float], loss: str, defer: int = 1):
+        if defer < 1:
+            raise ValueError(f"defer must be >= 1 (1 = write each update at once), got {defer}")
         first = models[0]
-        self.f, self.fprime, self.loss = first.f, DERIVATIVES[first.activation_name], loss
+        self.f, self.loss = first.f, loss
+        self.fprime = DERIVATIVES_OF_OUTPUT[first.activation_name]
         weight = first.output.weight
         self.lr = torch.tensor(lrs, dtype=weight.dtype, device=weight.device).view(-1, 1, 1)
         self.weights, self.biases = [], []  # per layer: (K, out, in) and (K, 1, out)
@@ -37,25 +51,88 @@ class LeanSGD:
                 m.layers[l].bias = nn.Parameter(b[k, 0])
             self.weights.append(w)
             self.biases.append(b)
+        self.defer = defer
+        # Per deferred layer l: D (K, defer*B, out) and Z (K, defer*B, in); None where the layer
+        # is written at once (its factors would be no smaller than W: the 9-unit output layer).
+        self.pending_d: list[torch.Tensor | None] = []
+        self.pending_z: list[torch.Tensor | None] = []
+        self.batch = 0  # B, the buffers' minibatch size
+        self.capacity = 0  # rows of D and Z: defer * B (B when no layer is deferred)
+        self.rows = 0  # rows pending: j steps of B examples
+
+    @property
+    def pending(self) -> bool:
+        """Whether some steps are not yet written into the weights."""
+        return self.rows > 0
+
+    def _make_buffers(self, batch: int) -> None:
+        self.sync()
+        self.batch, rows = batch, self.defer * batch
+        self.pending_d, self.pending_z = [], []
+        for w in self.weights:
+            k, out, inp = w.shape
+            deferred = self.defer > 1 and rows * (out + inp) < out * inp
+            self.pending_d.append(w.new_empty(k, rows, out) if deferred else None)
+            self.pending_z.append(w.new_empty(k, rows, inp) if deferred else None)
+        deferring = any(d is not None for d in self.pending_d)
+        self.capacity = rows if deferring else batch
+
+    def _factors(self, l: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Layer l's pending D and Z, or None when nothing of it is pending."""
+        if self.rows == 0 or self.pending_d[l] is None:
+            return None
+        return self.pending_d[l][:, :self.rows], self.pending_z[l][:, :self.rows]
+
+    @torch.no_grad()
+    def sync(self) -> None:
+        """Write the pending steps into the weights (one rank-jB product per deferred layer)."""
+        for l, w in enumerate(self.weights):
+            factors = self._factors(l)
+            if factors is not None:
+                d, z = factors
+                w.baddbmm_(d.transpose(1, 2), z, alpha=-1)
+        self.rows = 0
 
     @torch.no_grad()
     def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One update of every model k on its minibatch (x[k], y[k]); x is (K, B, inputs).
         Returns each model's mean cost before the update (K,) and its logits (K, B, classes)."""
-        inputs, pre, z = [x], [], x
-        for w, b in zip(self.weights[:-1], self.biases[:-1]):
+        batch = x.shape[1]
+        if batch != self.batch:
+            self._make_buffers(batch)
+        # Forward: s = b + z W_eff^T, with W_eff^T = W^T - Z^T D.
+        inputs, z = [x], x
+        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
             s = torch.baddbmm(b, z, w.transpose(1, 2))
-            z = self.f(s)
-            pre.append(s)
+            factors = self._factors(l)
+            if factors is not None:
+                d, zs = factors
+                s.baddbmm_(torch.bmm(z, zs.transpose(1, 2)), d, alpha=-1)
+            z = self.f(s) if l < len(self.weights) - 1 else s
             inputs.append(z)
-        logits = torch.baddbmm(self.biases[-1], z, self.weights[-1].transpose(1, 2))
+        logits = inputs.pop()
         value = example_costs(logits, y, self.loss).mean(dim=1)
         # The gradient of each model's mean cost w.r.t. its logits, times its learning rate: every
         # delta below is then already the step to take (the equations are linear in delta).
-        delta = output_delta(logits, y, self.loss).mul_(self.lr / x.shape[1])
+        delta = output_delta(logits, y, self.loss).mul_(self.lr / batch)
+        new = slice(self.rows, self.rows + batch)
         for l in reversed(range(len(self.weights))):
-            below = torch.bmm(delta, self.weights[l]).mul_(self.fprime(pre[l - 1])) if l else None  # BP2
-            self.weights[l].baddbmm_(delta.transpose(1, 2), inputs[l], alpha=-1)  # BP4 + SGD step
+            w, factors = self.weights[l], self._factors(l)
+            below = None
+            if l:  # BP2 with the weights before this step: delta W_eff = delta W - (delta D^T) Z
+                below = torch.bmm(delta, w)
+                if factors is not None:
+                    d, zs = factors
+                    below.baddbmm_(torch.bmm(delta, d.transpose(1, 2)), zs, alpha=-1)
+                below.mul_(self.fprime(inputs[l]))
             self.biases[l].sub_(delta.sum(dim=1, keepdim=True))  # BP3 + SGD step
+            if self.pending_d[l] is None:  # BP4 + SGD step, at once: W -= delta^T z
+                w.baddbmm_(delta.transpose(1, 2), inputs[l], alpha=-1)
+            else:  # ... or pending
+                self.pending_d[l][:, new] = delta
+                self.pending_z[l][:, new] = inputs[l]
             delta = below
+        self.rows += batch
+        if self.rows == self.capacity:
+            self.sync()
         return value, logits

@@ -50,27 +50,48 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_step(models: list[DeepMLP], lrs: list[float], loss: str, kind: str):
+class AutogradSGD:
+    """loss.backward() + torch.optim.SGD, for one model of any shape: the reference the lean
+    step is tested against. Same interface as LeanSGD; its weights are always written."""
+
+    def __init__(self, model: DeepMLP, lr: float, loss: str):
+        self.model, self.loss = model, loss
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        self.pending = False
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.model(x[0])
+        value = cost(logits, y[0], self.loss)
+        self.optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        self.optimizer.step()
+        return value.detach().view(1), logits.detach().unsqueeze(0)
+
+    def sync(self) -> None:
+        pass
+
+
+def make_sgd(models: list[DeepMLP], lrs: list[float], cfg: DictConfig, device: torch.device):
     """The SGD update of every model, theta <- theta - lr * g with g the mean gradient over its
-    minibatch (no momentum, no weight decay, no schedule). `lean` fuses it into the backward pass
-    and trains K models as one stack (glorot_repro/lean.py); `autograd` is loss.backward() +
-    torch.optim.SGD, for one model of any shape. Returns step(x, y) -> (losses, logits), with a
-    leading model axis: x is (K, batch, inputs)."""
-    if kind == "lean":
-        return LeanSGD(models, lrs, loss).step
+    minibatch (no momentum, no weight decay, no schedule). `lean` fuses it into the backward pass,
+    defers writing it into the weights (train.defer) and trains K models as one stack
+    (glorot_repro/lean.py); `autograd` is the textbook loop. Either has step(x, y) ->
+    (losses, logits), with a leading model axis (x is (K, batch, inputs)), and sync(), which
+    writes any deferred update into the weights before something reads them."""
+    tc = cfg.train
+    if tc.step == "lean":
+        return LeanSGD(models, lrs, tc.loss, defer=resolve_defer(tc.defer, device))
     if len(models) > 1:
         raise ConfigError("train.step=autograd trains one model; use train.step=lean for replicas")
-    model, = models
-    optimizer = torch.optim.SGD(model.parameters(), lr=lrs[0])
+    return AutogradSGD(models[0], lrs[0], tc.loss)
 
-    def autograd_step(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = model(x[0])
-        value = cost(logits, y[0], loss)
-        optimizer.zero_grad(set_to_none=True)
-        value.backward()
-        optimizer.step()
-        return value.detach().view(1), logits.detach().unsqueeze(0)
-    return autograd_step
+
+def resolve_defer(defer: int | None, device: torch.device) -> int:
+    """train.defer=null: 10 on a CPU, where memory traffic sets the pace (scripts/bench.py),
+    1 on a GPU, where the extra kernel launches would cost more than the traffic saved."""
+    if defer is None:
+        return 10 if device.type == "cpu" else 1
+    return defer
 
 
 def replica_runs(cfg: DictConfig, run_dir: Path) -> list[tuple[DictConfig, Path]]:
@@ -160,7 +181,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
         runs.append(Run(run_path, run_cfg, model, data.new_stream(run_cfg.seed), windows[k]))
         if len(plan) > 1:
             save_config(run_cfg, run_path)
-    step = make_step([r.model for r in runs], [r.cfg.train.lr for r in runs], tc.loss, tc.step)
+    sgd = make_sgd([r.model for r in runs], [r.cfg.train.lr for r in runs], cfg, device)
 
     # Resume: rerunning the same command in the same run dir continues where it stopped.
     for r in runs:
@@ -202,24 +223,31 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
                 live = [r for r in runs if r.status == "running"]
                 if not live:
                     break
+                due_eval = u % tc.eval_every == 0 or u == tc.updates
+                due_probe = bool(cfg.log.every) and u % cfg.log.every == 0
+                due_checkpoint = (u > 0 or pretrained) and (u % tc.checkpoint_every == 0
+                                                            or u == tc.updates)
+                if due_eval or due_probe or due_checkpoint:
+                    sgd.sync()  # they read the weights
                 for r in live:
                     r.progress.update = u
                     if u == resumed_at:  # its evaluation and checkpoint are already on disk
                         continue
-                    if u % tc.eval_every == 0 or u == tc.updates:
+                    if due_eval:
                         shown = r.evaluate(u, data.valid, data.test)
                         if r is live[0]:
                             bar.set_postfix_str(" ".join(
                                 f"{k.replace('error/', '')}={v:.2f}{'%' if 'error' in k else ''}"
                                 for k, v in shown.items()), refresh=False)
-                    if cfg.log.every and u % cfg.log.every == 0:
+                    if due_probe:
                         r.probe(u, probe_x, probe_y)
-                    if (u > 0 or pretrained) and (u % tc.checkpoint_every == 0
-                                                  or u == tc.updates):
+                    if due_checkpoint:
                         r.checkpoint(elapsed())
                 if u == tc.updates:
                     break
-                if stop.requested:
+                # A stop lands where no update is deferred (at most train.defer - 1 updates
+                # on), so the checkpoint holds what an uninterrupted run holds at that update.
+                if stop.requested and not sgd.pending:
                     for r in live:
                         r.status = "interrupted"
                         r.checkpoint(elapsed())
@@ -229,7 +257,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
                 batches = [r.stream.next_batch(tc.batch_size) for r in runs]
                 x = torch.stack([b[0] for b in batches])
                 y = torch.stack([b[1] for b in batches])
-                loss, logits = step(x, y)
+                loss, logits = sgd.step(x, y)
                 # Accumulated on the device: no host sync per update.
                 windows[:, 0] += loss * tc.batch_size
                 windows[:, 1] += (logits.argmax(-1) != y).sum(dim=1)

@@ -4,6 +4,7 @@
     python scripts/bench.py --quick         # 1 repeat of 500 updates: about a minute in all
     python scripts/bench.py --json          # {"plain": ..., "lean": ..., "probed": ..., "replicas": ...}
     python scripts/bench.py --device cuda
+    python scripts/bench.py --defer 1       # our modes writing each update into the weights at once
 
 The work is the paper's: a 5x1000 tanh net on 1024 inputs (Shapeset's size), minibatch 10, SGD,
 on pre-drawn minibatches shared by all modes:
@@ -30,6 +31,7 @@ from glorot_repro.data.shapeset import Shapeset3x2
 from glorot_repro.lean import LeanSGD
 from glorot_repro.model import DeepMLP
 from glorot_repro.probes import run_probes
+from glorot_repro.train import resolve_defer
 
 INPUTS, CLASSES, DEPTH, WIDTH, BATCH, LR = 1024, 9, 5, 1000, 10, 0.01
 
@@ -56,20 +58,22 @@ def plain_loop(batches, device):
     return run
 
 
-def lean_loop(batches, device, models: int, probe_cfg=None):
-    """Our step on `models` models; with probe_cfg, model 0 is probed as the trainer does."""
+def lean_loop(batches, device, models: int, defer: int, probe_cfg=None):
+    """Our step on `models` models; with probe_cfg, model 0 is probed as the trainer does (after
+    writing the pending updates into its weights)."""
     nets = [DeepMLP(INPUTS, CLASSES, DEPTH, WIDTH, "tanh", "normalized").to(device)
             for _ in range(models)]
-    step = LeanSGD(nets, [LR] * models, "nll").step
+    sgd = LeanSGD(nets, [LR] * models, "nll", defer=defer)
     probe_x = torch.rand(300, INPUTS, device=device)
     probe_y = torch.randint(0, CLASSES, (300,), device=device)
 
     def run(updates: int) -> None:
         for u in range(updates):
             if probe_cfg is not None and u % probe_cfg.log.every == 0:
+                sgd.sync()
                 run_probes(nets[0], probe_x, probe_y, u, probe_cfg)
             x, y = batches[u % len(batches)]
-            step(x[:models], y[:models])
+            sgd.step(x[:models], y[:models])
     return run
 
 
@@ -91,11 +95,14 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=8, help="K for the replicas mode")
     parser.add_argument("--quick", action="store_true", help="1 repeat of 500 updates")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--defer", type=int, default=None,
+                        help="train.defer for our modes (default: the trainer's for the device)")
     parser.add_argument("--json", action="store_true", help="print only a JSON dict of updates/s")
     args = parser.parse_args()
     if args.quick:
         args.updates, args.repeats = 500, 1
     device = torch.device(args.device)
+    defer = resolve_defer(args.defer, device)
     cfg = compose_config(["activation=tanh", "init=normalized"])  # the default probe cadence
     torch.manual_seed(0)
     # Minibatches of shape (replicas, batch, inputs): the plain and lean modes use the first.
@@ -103,9 +110,9 @@ def main() -> None:
                 torch.randint(0, CLASSES, (args.replicas, BATCH), device=device))
                for _ in range(50)]
     loops = {"plain": plain_loop(batches, device),
-             "lean": lean_loop(batches, device, 1),
-             "probed": lean_loop(batches, device, 1, probe_cfg=cfg),
-             "replicas": lean_loop(batches, device, args.replicas)}
+             "lean": lean_loop(batches, device, 1, defer),
+             "probed": lean_loop(batches, device, 1, defer, probe_cfg=cfg),
+             "replicas": lean_loop(batches, device, args.replicas, defer)}
     models = {"plain": 1, "lean": 1, "probed": 1, "replicas": args.replicas}
     for run in loops.values():  # warm-up: allocator, kernels, one probe
         run(20)
@@ -123,7 +130,8 @@ def main() -> None:
         return
     name_of_device = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"device {name_of_device}, {DEPTH}x{WIDTH} tanh, {INPUTS} inputs, minibatch {BATCH}, "
-          f"{args.updates} updates x {args.repeats} repeats, torch threads {torch.get_num_threads()}")
+          f"{args.updates} updates x {args.repeats} repeats, torch threads {torch.get_num_threads()}, "
+          f"train.defer {defer}")
     print(f"probes: every {cfg.log.every} updates on {cfg.log.probe_size} examples, histograms "
           f"and Jacobians every {cfg.log.histograms}")
     for name, r in rates.items():

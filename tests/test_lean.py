@@ -1,5 +1,6 @@
-"""The lean step is plain SGD: equal to autograd + torch.optim.SGD, update after update; and a
-stack of K models equals each model trained alone."""
+"""The lean step is plain SGD: equal to autograd + torch.optim.SGD, update after update, whether
+each update is written into the weights at once or deferred; and a stack of K models equals each
+model trained alone."""
 import copy
 
 import pytest
@@ -11,21 +12,30 @@ from glorot_repro.losses import LOSSES, cost
 from glorot_repro.model import DeepMLP
 
 
-def small_net(activation="tanh", seed=0, dtype=torch.float64):
+def small_net(activation="tanh", seed=0, dtype=torch.float64, width=16):
     torch.manual_seed(seed)
-    return DeepMLP(20, 5, depth=4, width=16, activation=activation, init="normalized").to(dtype)
+    return DeepMLP(20, 5, depth=4, width=width, activation=activation,
+                   init="normalized").to(dtype)
 
 
+# With minibatches of 4 and defer=3 the pending factors (12 rows) of a 64-unit layer are smaller
+# than its weights, so every layer but the 5-unit output one is deferred.
+WIDE, BATCH = 64, 4
+
+
+@pytest.mark.parametrize("defer", [1, 3])
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
-def test_lean_equals_autograd_sgd_over_many_updates(activation, loss):
-    lean_model = small_net(activation)
+def test_lean_equals_autograd_sgd_over_many_updates(activation, loss, defer):
+    """Every update's cost and logits, and the weights at the end; with defer=3 the 200 updates
+    end with 2 still pending, written in by sync()."""
+    lean_model = small_net(activation, width=WIDE)
     ref_model = copy.deepcopy(lean_model)
-    lean = LeanSGD([lean_model], [0.1], loss)
+    lean = LeanSGD([lean_model], [0.1], loss, defer=defer)
     opt = torch.optim.SGD(ref_model.parameters(), lr=0.1)
     for _ in range(200):
-        x = torch.rand(10, 20, dtype=torch.float64)
-        y = torch.randint(0, 5, (10,))
+        x = torch.rand(BATCH, 20, dtype=torch.float64)
+        y = torch.randint(0, 5, (BATCH,))
         value, logits = lean.step(x.unsqueeze(0), y.unsqueeze(0))
         ref_logits = ref_model(x)
         ref_value = cost(ref_logits, y, loss)
@@ -34,8 +44,39 @@ def test_lean_equals_autograd_sgd_over_many_updates(activation, loss):
         opt.step()
         torch.testing.assert_close(value[0], ref_value.detach())
         torch.testing.assert_close(logits[0], ref_logits.detach())
+    assert lean.pending == (defer > 1)
+    assert [d is not None for d in lean.pending_d] == [defer > 1] * 4 + [False]
+    lean.sync()
+    assert not lean.pending
     for a, b in zip(lean_model.parameters(), ref_model.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_deferred_updates_are_written_at_each_sync_and_every_defer_steps():
+    """The weights (what evaluation, probes and checkpoints read) match immediate SGD after any
+    sync, however the syncs fall, and without one after every `defer` updates."""
+    deferred_model, immediate_model = small_net(width=WIDE), small_net(width=WIDE)
+    deferred = LeanSGD([deferred_model], [0.1], "nll", defer=5)
+    immediate = LeanSGD([immediate_model], [0.1], "nll", defer=1)
+    before = deferred_model.hidden[1].weight.clone()
+    for u in range(1, 31):
+        x, y = torch.rand(1, BATCH, 20, dtype=torch.float64), torch.randint(0, 5, (1, BATCH))
+        deferred.step(x, y)
+        immediate.step(x, y)
+        if u in (3, 11, 12):
+            deferred.sync()
+        if u == 2:  # two updates pending, none written
+            assert torch.equal(deferred_model.hidden[1].weight, before)
+        if not deferred.pending:
+            for a, b in zip(deferred_model.parameters(), immediate_model.parameters()):
+                torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-13)
+    # Written at 3, 8, 11, 12, 17, 22, 27; 28-30 still pending.
+    assert deferred.pending
+
+
+def test_defer_must_be_positive():
+    with pytest.raises(ValueError, match="defer must be >= 1"):
+        LeanSGD([small_net()], [0.1], "nll", defer=0)
 
 
 def test_lean_float32_stays_close_to_autograd():
@@ -43,7 +84,7 @@ def test_lean_float32_stays_close_to_autograd():
     torch.manual_seed(1)
     lean_model = DeepMLP(64, 9, depth=5, width=100, activation="tanh", init="normalized")
     ref_model = copy.deepcopy(lean_model)
-    lean = LeanSGD([lean_model], [0.05], "nll")
+    lean = LeanSGD([lean_model], [0.05], "nll", defer=10)
     opt = torch.optim.SGD(ref_model.parameters(), lr=0.05)
     for _ in range(500):
         x, y = torch.rand(10, 64), torch.randint(0, 9, (10,))
@@ -59,18 +100,20 @@ def test_stacked_replicas_equal_models_trained_alone():
     """Three models (different seeds and learning rates) as one stack, each on its own data,
     end where each ends when trained alone; the models' parameters are views of the stacks."""
     settings = [(0, 0.1), (1, 0.03), (2, 0.3)]
-    stacked = [small_net(seed=s) for s, _ in settings]
+    stacked = [small_net(seed=s, width=WIDE) for s, _ in settings]
     alone = [copy.deepcopy(m) for m in stacked]
-    stack = LeanSGD(stacked, [lr for _, lr in settings], "nll")
-    singles = [LeanSGD([m], [lr], "nll") for m, (_, lr) in zip(alone, settings)]
+    stack = LeanSGD(stacked, [lr for _, lr in settings], "nll", defer=3)
+    singles = [LeanSGD([m], [lr], "nll", defer=3) for m, (_, lr) in zip(alone, settings)]
     gen = torch.Generator().manual_seed(0)
     for _ in range(100):
-        x = torch.rand(3, 10, 20, dtype=torch.float64, generator=gen)
-        y = torch.randint(0, 5, (3, 10), generator=gen)
+        x = torch.rand(3, BATCH, 20, dtype=torch.float64, generator=gen)
+        y = torch.randint(0, 5, (3, BATCH), generator=gen)
         values, _ = stack.step(x, y)
         for k, single in enumerate(singles):
             value, _ = single.step(x[k:k + 1], y[k:k + 1])
             torch.testing.assert_close(values[k], value[0])
+    for lean in [stack, *singles]:
+        lean.sync()
     for m_stacked, m_alone in zip(stacked, alone):
         for a, b in zip(m_stacked.parameters(), m_alone.parameters()):
             torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-13)

@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from glorot_repro.activations import ACTIVATIONS, get_activation
+from glorot_repro.activations import (ACTIVATIONS, DERIVATIVES, DERIVATIVES_OF_OUTPUT,
+                                      get_activation)
 from glorot_repro.errors import ConfigError
 from glorot_repro.model import DeepMLP
 
@@ -42,3 +43,13 @@ def test_forward_shapes_and_internals():
     seq = torch.nn.Sequential(*[m for layer in model.hidden for m in (layer, torch.nn.Softsign())],
                               model.output)
     torch.testing.assert_close(seq(x), logits)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_derivatives_equal_autograd_from_input_and_from_output(name):
+    """f'(s) from s (backprop, probes) and from z = f(s) (the lean step) against autograd."""
+    s = torch.linspace(-6, 6, 241, dtype=torch.float64).requires_grad_()
+    z = ACTIVATIONS[name](s)
+    (reference,) = torch.autograd.grad(z.sum(), s)
+    torch.testing.assert_close(DERIVATIVES[name](s.detach()), reference)
+    torch.testing.assert_close(DERIVATIVES_OF_OUTPUT[name](z.detach()), reference)

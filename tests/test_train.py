@@ -100,7 +100,8 @@ def test_sigterm_saves_checkpoint_and_resume_matches(run_smoke, tmp_path, monkey
     straight, _ = run_smoke(run_dir=tmp_path / "straight")
     crash_at(monkeypatch, 25, lambda: os.kill(os.getpid(), signal.SIGTERM))
     stopped, run_dir = run_smoke(run_dir=tmp_path / "resumed")
-    assert stopped["status"] == "interrupted" and stopped["updates"] == 25
+    # It lands on the next update with nothing deferred: 30 with train.defer=10 (a CPU's default).
+    assert stopped["status"] == "interrupted" and stopped["updates"] == 30
     monkeypatch.undo()
     resumed, _ = run_smoke(run_dir=run_dir)
     assert comparable(resumed) == comparable(straight)
@@ -151,6 +152,7 @@ def test_quadratic_cost_formula():
     ("train.loss=hinge", "train.loss='hinge' is not valid; choose one of: nll, quadratic"),
     ("model.depth=0", "model.depth must be a positive integer, got 0"),
     ("model.width=-3", "model.width must be a positive integer, got -3"),
+    ("train.defer=0", "train.defer must be a positive integer, got 0"),
     ("train.lr=0", "train.lr must be > 0"),
 ])
 def test_bad_values_name_the_valid_ones(run_smoke, override, message):
