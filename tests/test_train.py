@@ -96,14 +96,18 @@ def test_killed_run_resumes_to_the_same_numbers(run_smoke, tmp_path, monkeypatch
     assert scalars(tmp_path / "resumed") == scalars(tmp_path / "straight")
 
 
-def test_sigterm_saves_checkpoint_and_resume_matches(run_smoke, tmp_path, monkeypatch):
-    straight, _ = run_smoke(run_dir=tmp_path / "straight")
+@pytest.mark.parametrize("overrides,stop_at", [
+    ((), 25),  # at smoke width no layer is deferred (its factors would outweigh W)
+    (("model.width=256", "train.defer=4"), 28),  # deferred: the next update with none pending
+])
+def test_sigterm_saves_checkpoint_and_resume_matches(run_smoke, tmp_path, monkeypatch,
+                                                     overrides, stop_at):
+    straight, _ = run_smoke(*overrides, run_dir=tmp_path / "straight")
     crash_at(monkeypatch, 25, lambda: os.kill(os.getpid(), signal.SIGTERM))
-    stopped, run_dir = run_smoke(run_dir=tmp_path / "resumed")
-    # It lands on the next update with nothing deferred: 30 with train.defer=10 (a CPU's default).
-    assert stopped["status"] == "interrupted" and stopped["updates"] == 30
+    stopped, run_dir = run_smoke(*overrides, run_dir=tmp_path / "resumed")
+    assert stopped["status"] == "interrupted" and stopped["updates"] == stop_at
     monkeypatch.undo()
-    resumed, _ = run_smoke(run_dir=run_dir)
+    resumed, _ = run_smoke(*overrides, run_dir=run_dir)
     assert comparable(resumed) == comparable(straight)
     assert scalars(run_dir) == scalars(tmp_path / "straight")
 
