@@ -9,8 +9,7 @@ exactly plain SGD on each model's mean cost (tests hold it equal to autograd + t
 
 Why deferred: one SGD step moves W^l by a rank-B matrix, -lr/B * delta^l^T z^{l-1} (BP4). Writing
 it into W^l at once costs a read and a write of every weight, on top of the forward's and the
-backward's reads; at minibatch 10 on a CPU those passes over memory, not the arithmetic, set the
-pace. So the last j < `defer` steps are kept as factors D (jB x out) and Z (jB x in), with
+backward's reads: a third pass over the weights each update, at a CPU's thin-product speed. So the last j < `defer` steps are kept as factors D (jB x out) and Z (jB x in), with
 W_eff = W - D^T Z, and folded into the products that read W:
     forward   z W_eff^T = z W^T - (z Z^T) D        backward (BP2)   d W_eff = d W - (d D^T) Z
 both cheap next to z W^T while jB is small. Every `defer` steps one rank-(defer*B) product writes
