@@ -2,7 +2,7 @@
 
 Follows `shared/reference/shapeset.md` sections 1-4 (geometry, grey levels, object count, overlap
 rule, labels). The original draws one image at a time with numpy and rasterises with pygame; here
-every step is a torch operation over the whole batch, driven by one `torch.Generator`, so the same
+every step, pygame's polygon fill included (`polygon_masks`), is a torch operation over the whole batch, driven by one `torch.Generator`, so the same
 seed gives the same images (on CPU) and the stream can be checkpointed with `get_state`.
 """
 from __future__ import annotations
@@ -66,9 +66,9 @@ def base_polygons(device: torch.device | str = "cpu") -> torch.Tensor:
 
     Inscribed in a circle of radius 0.5 with a horizontal bottom edge: vertex k sits at angle
     2*pi*(k/n + 1/(2n) + 1/4), so vertices n-1 and 0 share the largest y, the bottom of an image
-    whose rows grow downward. Vertices run counter-clockwise (positive signed area), which the
-    rasteriser relies on; the triangle and the square repeat their last vertex so all ids share
-    one tensor shape.
+    whose rows grow downward. Vertices run in the original's order (counter-clockwise, positive
+    signed area); the triangle and the square repeat their last vertex so all ids share one
+    tensor shape.
     """
     polygons = []
     for n in N_VERTICES:
@@ -136,35 +136,61 @@ def overlap_estimate(local1: torch.Tensor, centre1: torch.Tensor, area1: torch.T
     return area2 * factor / area1
 
 
-def convex_polygon_masks(vertices: torch.Tensor) -> torch.Tensor:
-    """(B, 32, 32) bool: pixels whose centre (x+0.5, y+0.5) lies in the counter-clockwise convex polygon.
+def polygon_masks(vertices: torch.Tensor) -> torch.Tensor:
+    """(B, 32, 32) bool: the pixels pygame.draw.polygon(surface, colour, vertices, 0) fills (§1, §8).
 
-    vertices (B, V, 2) as (x = column, y = row). A point p is inside a convex counter-clockwise
-    polygon iff it is on the left of every edge e from vertex v: cross(e, p - v) >= 0. Hard edges,
-    no anti-aliasing (§1, §8). Repeated vertices give zero-length edges, which every point passes.
+    vertices (B, V, 2) as (x = column, y = row). pygame's rule, reproduced step by step so that a
+    pixel drawn here equals the one the original generator draws from the same vertices:
+    - vertices become integers by C truncation (they are positive here, so floor);
+    - scanline y crosses edge (x1, y1)->(x2, y2), y1 < y2, when y1 <= y < y2, or when y is the
+      polygon's lowest row and the edge ends on it; it crosses at x1 + floor((y-y1)(x2-x1)/(y2-y1));
+    - each row is filled between its crossings, both ends included;
+    - horizontal edges strictly between the top and bottom rows are drawn whole, and a polygon one
+      row high is the line from its least to its greatest x.
+    A convex polygon keeps two y-monotone chains after truncation, so a row has exactly two
+    crossings and its span is [least crossing, greatest crossing]; a horizontal edge touches the
+    span of its row, so widening the span to cover it fills exactly their union.
     """
-    centres = torch.arange(IMAGE_SIZE, device=vertices.device, dtype=vertices.dtype) + 0.5
-    edges = torch.roll(vertices, shifts=-1, dims=1) - vertices
-    # cross(e, p - v) >= 0  <=>  ex*(py - vy) >= ey*(px - vx): a term per row against a term per
-    # column, so each edge costs one broadcast comparison over the image (no matmul, whose BLAS
-    # threads stall on tiny inner dimensions).
-    row_term = edges[..., 0, None] * (centres - vertices[..., 1, None])  # (B, V, 32) over y
-    column_term = edges[..., 1, None] * (centres - vertices[..., 0, None])  # (B, V, 32) over x
-    inside = torch.ones(vertices.shape[0], IMAGE_SIZE, IMAGE_SIZE, dtype=torch.bool, device=vertices.device)
-    for k in range(vertices.shape[1]):
-        inside &= row_term[:, k, :, None] >= column_term[:, k, None, :]
-    return inside
+    rows = torch.arange(IMAGE_SIZE, device=vertices.device)
+    v = vertices.trunc().long()
+    x, y = v[..., 0], v[..., 1]
+    x_prev, y_prev = x.roll(1, dims=1), y.roll(1, dims=1)  # pygame's edge i: vertex i-1 -> vertex i
+    downward = y_prev < y
+    y1, y2 = torch.minimum(y_prev, y), torch.maximum(y_prev, y)
+    x1, x2 = torch.where(downward, x_prev, x), torch.where(downward, x, x_prev)
+    top, bottom = y.amin(dim=1), y.amax(dim=1)
+
+    row = rows[None, None, :]  # (1, 1, 32) against (B, V, 1) edge terms
+    ends_at_bottom = (y2 == bottom[:, None])[..., None] & (row == bottom[:, None, None])
+    crosses = (y1 != y2)[..., None] & (((row >= y1[..., None]) & (row < y2[..., None])) | ends_at_bottom)
+    run = (row - y1[..., None]) * (x2 - x1)[..., None]
+    crossing = torch.div(run, (y2 - y1).clamp_min(1)[..., None], rounding_mode="floor") + x1[..., None]
+    far = IMAGE_SIZE * 4  # beyond any column: marks "no span"
+    left = torch.where(crosses, crossing, far).amin(dim=1)
+    right = torch.where(crosses, crossing, -far).amax(dim=1)
+
+    middle = (y_prev == y) & (y > top[:, None]) & (y < bottom[:, None])
+    on_row = middle[..., None] & (y[..., None] == row)
+    left = torch.minimum(left, torch.where(on_row, torch.minimum(x, x_prev)[..., None], far).amin(dim=1))
+    right = torch.maximum(right, torch.where(on_row, torch.maximum(x, x_prev)[..., None], -far).amax(dim=1))
+
+    one_row = (top == bottom)[:, None] & (rows[None, :] == top[:, None])
+    left = torch.where(one_row, x.amin(dim=1)[:, None], left)
+    right = torch.where(one_row, x.amax(dim=1)[:, None], right)
+    column = rows[None, None, :]
+    return (column >= left[..., None]) & (column <= right[..., None])
 
 
 def object_masks(vertices: torch.Tensor, shape_types: torch.Tensor) -> torch.Tensor:
     """(B, 32, 32) bool masks of (B, MAX_VERTICES, 2) padded polygons, rasterised per shape id.
 
-    Grouping by id lets triangles and parallelograms test 3 and 4 edges instead of 20.
+    Grouping by id lets triangles and parallelograms scan 3 and 4 edges instead of 20, and gives
+    pygame exactly the vertices the original passes it (no repeated padding vertex).
     """
     masks = torch.zeros(vertices.shape[0], IMAGE_SIZE, IMAGE_SIZE, dtype=torch.bool, device=vertices.device)
     for shape_id, n in enumerate(N_VERTICES):
         of_type = shape_types == shape_id
-        masks[of_type] = convex_polygon_masks(vertices[of_type, :n])
+        masks[of_type] = polygon_masks(vertices[of_type, :n])
     return masks
 
 
