@@ -19,6 +19,7 @@ class Internals:
     pre: list[torch.Tensor]  # s^l, l = 1..D
     act: list[torch.Tensor]  # z^l
     grad: list[torch.Tensor]  # dC_x/ds^l for each probe example x (the lecture's delta^l)
+    logit_grad: torch.Tensor  # dC_x/ds^{D+1} at the softmax's input, per probe example
     wgrad: list[torch.Tensor]  # dC/dW^l, l = 1..D+1, of the mean cost over the probe set
 
 
@@ -28,10 +29,35 @@ def layer_internals(model: DeepMLP, x: torch.Tensor, y: torch.Tensor, loss: str)
     logits, pre, act = model(x, internals=True)
     weights = [layer.weight for layer in model.layers]
     total = cost(logits, y, loss) * len(y)
-    grads = torch.autograd.grad(total, pre + weights)
+    grads = torch.autograd.grad(total, pre + [logits] + weights)
     depth = len(pre)
     return Internals(x, [s.detach() for s in pre], [z.detach() for z in act],
-                     list(grads[:depth]), [g / len(y) for g in grads[depth:]])
+                     list(grads[:depth]), grads[depth], [g / len(y) for g in grads[depth + 1:]])
+
+
+def minibatch_wgrad_std(internals: Internals, batch_size: int) -> list[float]:
+    """Fig. 9's spread of the weight gradients as SGD sees them: for l = 1..D+1, the standard
+    deviation over the entries of dC/dW^l of consecutive minibatches of `batch_size` probe
+    examples (300 / 10 = 30 minibatches), pooled over the minibatches.
+
+    BP4 per example, dC_x/dW^l = delta_x^l (z_x^{l-1})^T, averaged over each minibatch; one
+    forward and backward pass serves every minibatch. The gradient of the mean cost over all 300
+    examples (wgrad/.../std) averages 30 such gradients, so it is narrower and noisier in time."""
+    n_batches = len(internals.x) // batch_size
+    used = n_batches * batch_size
+    inputs = [internals.x] + internals.act
+    deltas = internals.grad + [internals.logit_grad]
+    out = []
+    for z, delta in zip(inputs, deltas):
+        z_b = z[:used].reshape(n_batches, batch_size, -1)
+        d_b = delta[:used].reshape(n_batches, batch_size, -1)
+        total = squares = 0.0
+        for b in range(n_batches):  # one (out, in) gradient at a time: no (30, out, in) tensor
+            g = (d_b[b].T @ z_b[b]).double() / batch_size
+            total, squares = total + g.sum(), squares + g.pow(2).sum()
+        count = n_batches * z.shape[1] * delta.shape[1]
+        out.append(((squares - total ** 2 / count) / (count - 1)).sqrt().item())
+    return out
 
 
 def layer_jacobians(model: DeepMLP, pre: list[torch.Tensor], examples: int) -> list[torch.Tensor]:
@@ -42,17 +68,22 @@ def layer_jacobians(model: DeepMLP, pre: list[torch.Tensor], examples: int) -> l
             for l in range(1, len(pre))]
 
 
-def probe_scalars(model: DeepMLP, internals: Internals, jacobian_examples: int) -> dict[str, float]:
+def probe_scalars(model: DeepMLP, internals: Internals, jacobian_examples: int,
+                  batch_size: int) -> dict[str, float]:
     """Scalars under design.md's tags: act/, preact/, grad/, wgrad/, jacobian/."""
     out: dict[str, float] = {}
     for l, (s, z, d) in enumerate(zip(internals.pre, internals.act, internals.grad), start=1):
         out |= {f"act/layer{l}/{k}": v for k, v in moments(z).items()}
         p02, p98 = percentiles(z)
-        out |= {f"act/layer{l}/p02": p02, f"act/layer{l}/p98": p98}
+        # Fig. 3's markers mirror each other about 0: +-(98th percentile of |z|).
+        (abs_p98,) = percentiles(z.abs(), (0.98,))
+        out |= {f"act/layer{l}/p02": p02, f"act/layer{l}/p98": p98, f"act/layer{l}/abs_p98": abs_p98}
         out |= {f"preact/layer{l}/{k}": v for k, v in moments(s).items()}
         out |= {f"grad/layer{l}/{k}": v for k, v in moments(d).items()}
     for l, g in enumerate(internals.wgrad, start=1):
         out |= {f"wgrad/layer{l}/{k}": v for k, v in moments(g).items()}
+    for l, std in enumerate(minibatch_wgrad_std(internals, batch_size), start=1):
+        out[f"wgrad/layer{l}/batch_std"] = std
     if jacobian_examples:
         with torch.no_grad():
             for l, jac in enumerate(layer_jacobians(model, internals.pre, jacobian_examples), start=1):
@@ -97,7 +128,8 @@ def run_probes(model: DeepMLP, x: torch.Tensor, y: torch.Tensor, update: int,
     internals = layer_internals(model, x, y, cfg.train.loss)
     with_histograms = cfg.log.histograms > 0 and update % cfg.log.histograms == 0
     jacobians = update == 0 or with_histograms
-    scalars = probe_scalars(model, internals, cfg.log.jacobian_examples if jacobians else 0)
+    scalars = probe_scalars(model, internals, cfg.log.jacobian_examples if jacobians else 0,
+                            cfg.train.batch_size)
     if update == 0 and cfg.activation.name in LINEAR_REGIME:
         sizes = [x.shape[1]] + [layer.out_features for layer in model.hidden]
         scalars |= theory_scalars(cfg.activation.name, cfg.init.name, sizes, internals)

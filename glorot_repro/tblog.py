@@ -84,8 +84,10 @@ def log_scalars(writer: SummaryWriter, scalars: dict[str, float], step: int) -> 
 
 
 def log_histograms(writer: SummaryWriter, histograms: dict, step: int) -> None:
-    """Histograms binned on the device (stats.histogram), written as TensorBoard's raw form."""
+    """Histograms binned on the device (stats.histogram), written as TensorBoard's raw form.
+    TensorBoard draws a histogram from its min to its max: both are the fixed range's ends (the
+    values beyond it sit in the end bins), so every histogram of a quantity shares one axis."""
     for tag, h in histograms.items():
-        writer.add_histogram_raw(tag, min=h.min, max=h.max, num=h.num, sum=h.sum,
+        writer.add_histogram_raw(tag, min=h.edges[0], max=h.edges[-1], num=h.num, sum=h.sum,
                                  sum_squares=h.sum_squares, bucket_limits=h.edges[1:],
                                  bucket_counts=h.counts, global_step=step)

@@ -12,7 +12,8 @@ from glorot_repro.backprop import backprop
 from glorot_repro.data.shapeset import shapeset_splits
 from glorot_repro.losses import LOSSES, cost
 from glorot_repro.model import DeepMLP
-from glorot_repro.probes import layer_internals, layer_jacobians, probe_histograms, probe_scalars
+from glorot_repro.probes import (layer_internals, layer_jacobians, minibatch_wgrad_std,
+                                 probe_histograms, probe_scalars)
 from glorot_repro.stats import histogram, mean_singular_value
 from glorot_repro.theory import predict_variances
 
@@ -179,7 +180,8 @@ def at_init_tanh_5x1000():
     for init in ("standard", "normalized"):
         torch.manual_seed(0)
         model = DeepMLP(1024, 9, depth=5, width=1000, activation="tanh", init=init)
-        out[init] = probe_scalars(model, layer_internals(model, x, y, "nll"), jacobian_examples=2)
+        out[init] = probe_scalars(model, layer_internals(model, x, y, "nll"), jacobian_examples=2,
+                                    batch_size=10)
     return out
 
 
@@ -252,3 +254,59 @@ def test_probe_histogram_ranges_follow_the_activation():
     assert hists["act/layer1"].edges[0] == 0.0 and hists["act/layer1"].edges[-1] == 1.0
     assert hists["grad/layer2"].edges[0] == pytest.approx(-0.1)
     assert math.isclose(sum(hists["wgrad/layer4"].counts), 4 * 5)
+
+
+def test_minibatch_weight_gradient_std_equals_autograd_per_minibatch():
+    """Fig. 9's estimator: the pooled std of dC/dW^l over consecutive minibatches, against
+    autograd on each minibatch's mean cost (a remainder of the probe set is left out)."""
+    torch.manual_seed(3)
+    model = DeepMLP(6, 4, depth=3, width=5, activation="tanh", init="standard").double()
+    x, y = torch.rand(23, 6, dtype=torch.float64), torch.randint(0, 4, (23,))
+    expected = []
+    for layer in model.layers:
+        entries = []
+        for b in range(4):  # 23 // 5 = 4 minibatches of 5; the last 3 examples unused
+            model.zero_grad()
+            cost(model(x[5 * b:5 * b + 5]), y[5 * b:5 * b + 5], "nll").backward()
+            entries.append(layer.weight.grad.flatten().clone())
+        expected.append(torch.cat(entries).std().item())
+    measured = minibatch_wgrad_std(layer_internals(model, x, y, "nll"), batch_size=5)
+    assert measured == pytest.approx(expected, rel=1e-10)
+    # It is a different quantity from the std of the whole set's gradient (probe_scalars' std).
+    whole = [g.std().item() for g in layer_internals(model, x, y, "nll").wgrad]
+    assert all(abs(m - w) > 1e-3 * w for m, w in zip(measured, whole))
+
+
+def test_abs_p98_is_the_98th_percentile_of_absolute_values():
+    model, x, y = tiny_net("tanh")
+    x = torch.rand(200, 6, dtype=torch.float64) * 4 - 2
+    y = torch.randint(0, 4, (200,))
+    internals = layer_internals(model, x, y, "nll")
+    out = probe_scalars(model, internals, jacobian_examples=0, batch_size=10)
+    for l, z in enumerate(internals.act, start=1):
+        flat = z.abs().flatten().sort().values
+        assert out[f"act/layer{l}/abs_p98"] == flat[round(0.98 * len(flat)) - 1].item()
+        # Both tails together hold 2% of the values beyond +-abs_p98 (one rank either way).
+        beyond = (z.abs() > out[f"act/layer{l}/abs_p98"]).double().mean().item()
+        assert abs(beyond - 0.02) <= 1 / z.numel()
+
+
+def test_logged_histograms_span_exactly_the_fixed_range(tmp_path):
+    """Every TensorBoard histogram of a quantity shares one axis: its min and max are the
+    range's ends whatever the values, read back with TensorBoard's own reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    from glorot_repro.tblog import log_histograms
+    wide, narrow = torch.linspace(-3, 3, 101), torch.linspace(-0.1, 0.05, 101)
+    writer = SummaryWriter(str(tmp_path))
+    log_histograms(writer, {"grad/layer1": histogram(wide, -0.5, 0.5, 10),
+                            "grad/layer2": histogram(narrow, -0.5, 0.5, 10)}, step=0)
+    writer.close()
+    events = EventAccumulator(str(tmp_path), size_guidance={"histograms": 0})
+    events.Reload()
+    for tag in ("grad/layer1", "grad/layer2"):
+        value = events.Histograms(tag)[0].histogram_value
+        assert (value.min, value.max) == (-0.5, 0.5)
+        assert value.bucket_limit[-1] == pytest.approx(0.5) and sum(value.bucket) == 101

@@ -92,3 +92,12 @@ def test_sweep_launchers_compose(launcher, target):
                       return_hydra_config=True)
     assert cfg.hydra.launcher._target_ == target
     assert cfg.hydra.sweeper.params.dataset == "shapeset,mnist"
+
+
+def test_fig11_rows_have_their_own_seeds():
+    """Fig. 11's six runs draw independent initial weights and minibatch streams."""
+    from omegaconf import OmegaConf
+    sweep = OmegaConf.load(REPO / "conf" / "experiment" / "fig11.yaml").hydra.sweeper.params
+    rows = sweep.row.split(",")
+    seeds = {compose_config(["experiment=fig11", "scale=smoke", f"row={row}"]).seed for row in rows}
+    assert len(rows) == 6 and len(seeds) == 6

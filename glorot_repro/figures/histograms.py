@@ -33,9 +33,9 @@ def layer_histogram_panels(hist: pd.DataFrame, quantity: str, panels: list[tuple
             right = np.asarray(row.limits)
             counts = np.asarray(row.counts, dtype=float)
             centres = right - (right[1] - right[0]) / 2
-            # The end bins also hold the values beyond the range: drawn, they would look like
-            # peaks at the edges, so the lines stop one bin short (fractions are of all values).
-            ax.plot(centres[1:-1], counts[1:-1] / counts.sum(), color=LAYER_COLORS[layer],
+            # Every bin is drawn: the end bins hold the values at and beyond the range's ends,
+            # which is where saturation shows (tanh's modes at +-1, Fig. 4).
+            ax.plot(centres, counts / counts.sum(), color=LAYER_COLORS[layer],
                     label=f"Layer {layer}")
         ax.set_title(f"{curve_label(activation, init)}, update {step}", fontsize=10)
         ax.set_ylabel("fraction of values")

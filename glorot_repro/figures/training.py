@@ -16,6 +16,7 @@ ACTIVATION_NAMES = {"sigmoid": "Sigmoid", "tanh": "Tanh", "softsign": "Softsign"
 INIT_SUFFIXES = {"standard": "", "normalized": " N", "he": " He", "lecun": " LeCun",
                  "orthogonal": " Orth"}
 PRETRAIN_SUFFIXES = {"none": "", "dae": " + DAE"}
+INIT_LINESTYLES = {"standard": "-", "normalized": "--", "he": ":"}
 # A row of Table 1 and a curve of Figs. 11-12: what a run's name in the paper depends on.
 ROW_KEYS = ["activation", "init", "pretrain"]
 
@@ -61,20 +62,29 @@ def mean_std_bars(scalars: pd.DataFrame, activation: str, init: str) -> plt.Figu
     return fig
 
 
-def saturation_panels(scalars: pd.DataFrame, panels: list[tuple[str, str]]) -> plt.Figure:
-    """Figs. 3 and 10: per layer, the 98th percentile of the activations (markers alone) and
-    their standard deviation (lines), during training; one panel per (activation, init)."""
+def saturation_panels(scalars: pd.DataFrame, panels: list[tuple[str, str]],
+                      percentile: str = "abs") -> plt.Figure:
+    """Figs. 3 and 10: per layer, the 98th percentiles of the activations (markers alone) and
+    their standard deviation (lines), during training; one panel per (activation, init).
+
+    percentile="abs" draws +-(98th percentile of |z|), the paper's markers, which mirror each
+    other about 0 (reference/paper.md §8); "signed" draws the 2nd and 98th percentiles of z."""
+    tails = {"abs": (("abs_p98", 1), ("abs_p98", -1)), "signed": (("p98", 1), ("p02", 1))}[percentile]
     fig, axes = plt.subplots(len(panels), 1, figsize=(6.5, 3.2 * len(panels)), sharex=True,
                              squeeze=False)
     for ax, (activation, init) in zip(axes[:, 0], panels):
         rows = select(scalars, activation, init)
-        stds, p98s = layer_stat(rows, "act", "std"), layer_stat(rows, "act", "p98")
+        stds = layer_stat(rows, "act", "std")
+        markers = [(layer_stat(rows, "act", stat), sign) for stat, sign in tails]
         for layer, std in stds.items():
             color = LAYER_COLORS[layer]
             ax.plot(std.index / 1000, std.values, "-", color=color, label=f"Layer {layer}")
-            ax.plot(p98s[layer].index / 1000, p98s[layer].values, "o", ms=3, color=color)
-        ax.set_title(f"{curve_label(activation, init)}: 98th percentile (markers) and standard "
-                     f"deviation (lines)", fontsize=10)
+            for by_layer, sign in markers:
+                ax.plot(by_layer[layer].index / 1000, sign * by_layer[layer].values, "o", ms=3,
+                        color=color)
+        what = "+-98th percentile of |z|" if percentile == "abs" else "2nd and 98th percentiles"
+        ax.set_title(f"{curve_label(activation, init)}: {what} (markers), standard deviation "
+                     f"(lines)", fontsize=10)
         ax.set_ylabel("activation value")
         ax.legend(fontsize=8, ncol=3)
     axes[-1, 0].set_xlabel("updates (thousands)")
@@ -82,19 +92,24 @@ def saturation_panels(scalars: pd.DataFrame, panels: list[tuple[str, str]]) -> p
     return fig
 
 
-def weight_gradient_spread(scalars: pd.DataFrame, activation: str = "tanh") -> plt.Figure:
+def weight_gradient_spread(scalars: pd.DataFrame, activation: str = "tanh",
+                           stat: str = "batch_std") -> plt.Figure:
     """Fig. 9: standard deviation of each hidden layer's weight gradients during training,
-    standard (top) vs normalized init (bottom)."""
+    standard (top) vs normalized init (bottom). stat="batch_std" is the spread of minibatch
+    gradients as SGD sees them (probes.minibatch_wgrad_std); "std" that of the gradient of the
+    mean cost over the whole probe set."""
     fig, axes = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True)
     for ax, init in zip(axes, ("standard", "normalized")):
         rows = select(scalars, activation, init)
         depth = int(rows.depth.iloc[0])
-        for layer, std in layer_stat(rows, "wgrad", "std").items():
+        for layer, std in layer_stat(rows, "wgrad", stat).items():
             if layer <= depth:
                 ax.plot(std.index / 1000, std.values, color=LAYER_COLORS[layer],
                         label=f"Layer {layer}")
         ax.set_yscale("log")
-        ax.set_title(f"{curve_label(activation, init)}: std of dC/dW per layer", fontsize=10)
+        over = "minibatch gradients" if stat == "batch_std" else "the probe-set gradient"
+        ax.set_title(f"{curve_label(activation, init)}: std of dC/dW per layer ({over})",
+                     fontsize=10)
         ax.set_ylabel("std of weight gradient")
         ax.legend(fontsize=8, ncol=3)
     axes[-1].set_xlabel("updates (thousands)")
@@ -118,9 +133,12 @@ def error_curves(scalars: pd.DataFrame, titles: dict[str, str]) -> plt.Figure:
         for row, rows in test[test.dataset == dataset].groupby(ROW_KEYS):
             by_step = rows.groupby("step").value.mean()
             curves.append((by_step.iloc[-1], curve_label(*row), by_step,
-                           int(rows.batch_size.iloc[0])))
-        for final, label, by_step, batch in sorted(curves, key=lambda c: c[0]):
-            ax.plot(by_step.index * batch / 1e6, by_step.values, label=f"{label} ({final:.2f}%)")
+                           int(rows.batch_size.iloc[0]), row[1]))
+        for final, label, by_step, batch, init in sorted(curves, key=lambda c: c[0]):
+            # One line style per init, so a curve lying under another (Sigmoid N under Sigmoid,
+            # both at the class prior) still shows.
+            ax.plot(by_step.index * batch / 1e6, by_step.values, INIT_LINESTYLES.get(init, "-."),
+                    label=f"{label} ({final:.2f}%)")
         ax.set_xlabel("examples seen (millions)")
         # Log scale where errors span more than a factor of 3: a net stuck at chance (~90% on
         # MNIST) and nets at a few percent then share a panel without flattening the differences

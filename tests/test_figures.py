@@ -1,0 +1,55 @@
+"""Figure functions on small tidy tables made here: what each draws, read back from the
+matplotlib artists (collect.py's columns; the end-to-end drawing is in test_reproduce.py)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from glorot_repro.figures.histograms import layer_histogram_panels
+from glorot_repro.figures.style import plt
+from glorot_repro.figures.training import error_curves, saturation_panels
+
+RUN = {"dataset": "shapeset", "depth": 2, "batch_size": 10, "pretrain": "none"}
+
+
+def scalar_rows(activation, init, tag_values):
+    return [{**RUN, "run": f"{activation}_{init}", "activation": activation, "init": init,
+             "tag": tag, "step": step, "value": value} for tag, step, value in tag_values]
+
+
+def test_histograms_draw_their_end_bins():
+    # A pile-up in the last bin (tanh saturating at +1) must be drawn.
+    counts = [1.0] * 9 + [20.0]
+    hist = pd.DataFrame([{**RUN, "run": "r", "activation": "tanh", "init": "standard",
+                          "tag": f"act/layer{l}", "step": 0, "counts": counts,
+                          "limits": list(np.linspace(-0.8, 1.0, 10))} for l in (1, 2)])
+    fig = layer_histogram_panels(hist, "act", [("tanh", "standard")])
+    for line in fig.axes[0].get_lines():
+        x, y = line.get_data()
+        assert len(x) == 10 and y[-1] == pytest.approx(20 / 29) and x[-1] == pytest.approx(0.9)
+    plt.close(fig)
+
+
+def test_saturation_markers_mirror_the_abs_percentile():
+    rows = scalar_rows("tanh", "standard", [
+        ("act/layer1/std", 0, 0.5), ("act/layer1/abs_p98", 0, 0.9),
+        ("act/layer1/p98", 0, 0.7), ("act/layer1/p02", 0, -0.95)])
+    table = pd.DataFrame(rows)
+    drawn = {}
+    for percentile in ("abs", "signed"):
+        fig = saturation_panels(table, [("tanh", "standard")], percentile=percentile)
+        lines = fig.axes[0].get_lines()
+        drawn[percentile] = sorted(float(l.get_ydata()[0]) for l in lines if l.get_marker() == "o")
+        plt.close(fig)
+    assert drawn["abs"] == [-0.9, 0.9]
+    assert drawn["signed"] == [-0.95, 0.7]
+
+
+def test_error_curves_give_each_init_its_own_line_style():
+    # Sigmoid and Sigmoid N both sit at the class prior: the one drawn second must not hide the other.
+    rows = []
+    for init in ("standard", "normalized"):
+        rows += scalar_rows("sigmoid", init, [("error/test", s, 83.3) for s in (0, 100, 200)])
+    fig = error_curves(pd.DataFrame(rows), {"shapeset": "Shapeset"})
+    styles = {l.get_label().split(" (")[0]: l.get_linestyle() for l in fig.axes[0].get_lines()}
+    assert styles == {"Sigmoid": "-", "Sigmoid N": "--"}
+    plt.close(fig)
