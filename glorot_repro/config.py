@@ -29,9 +29,12 @@ class ModelConf:
 @dataclass
 class ReplicaConf:
     """Several models of one configuration trained together in one process, one per
-    (seed, lr) in seeds x lrs; an empty list means just `seed` / `train.lr`."""
+    (init, seed, lr) in inits x seeds x lrs; an empty list means just `init`, `seed` /
+    `train.lr`. The init only sets the starting weights, so nets of one activation with
+    different inits share one stack."""
     seeds: list[int] = field(default_factory=list)
     lrs: list[float] = field(default_factory=list)
+    inits: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -192,6 +195,10 @@ def validate(cfg: Any) -> None:
                               ("dataset.name", cfg.dataset.name, DATASETS)):
         if value not in valid:
             raise ConfigError(f"{key}={value!r} is not valid; choose one of: {', '.join(valid)}")
+    for name in cfg.train.replicas.inits:
+        if name not in INITS:
+            raise ConfigError(f"train.replicas.inits holds {name!r}, not an init; choose from: "
+                              f"{', '.join(INITS)}")
     for key in ("model.depth", "model.width", "train.batch_size", "train.eval_every",
                 "train.checkpoint_every", "train.check_every", "train.eval_batch_size",
                 "pretrain.updates_per_layer", "pretrain.log_every"):

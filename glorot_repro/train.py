@@ -7,8 +7,8 @@
 
 `train(cfg, run_dir)` reads top to bottom: device -> data -> models -> resume -> pre-training
 (pretrain=dae, fresh runs only) -> the loop (look for divergence, evaluate, probe, checkpoint, one
-SGD step) -> summaries. One model is the usual case; `train.replicas` trains several (seeds x
-learning rates) as one stack, each writing its own run dir as if it had run alone. `main()` is
+SGD step) -> summaries. One model is the usual case; `train.replicas` trains several (inits x
+seeds x learning rates) as one stack, each writing its own run dir as if it had run alone. `main()` is
 the thin Hydra wrapper; tests call `train`.
 """
 from __future__ import annotations
@@ -97,18 +97,22 @@ def resolve_defer(defer: int | None, device: torch.device) -> int:
 
 def replica_runs(cfg: DictConfig, run_dir: Path) -> list[tuple[DictConfig, Path]]:
     """One (config, run dir) per model. Without train.replicas: the run itself. With lists of
-    seeds and/or learning rates: their product, each in run_dir/seed<s>_lr<lr> with the config it
-    would have run with alone."""
-    seeds, lrs = list(cfg.train.replicas.seeds), list(cfg.train.replicas.lrs)
-    if not seeds and not lrs:
+    inits, seeds and/or learning rates: their product, each in run_dir/[<init>_]seed<s>_lr<lr>
+    with the config it would have run with alone."""
+    replicas = cfg.train.replicas
+    inits, seeds, lrs = list(replicas.inits), list(replicas.seeds), list(replicas.lrs)
+    if not inits and not seeds and not lrs:
         return [(cfg, run_dir)]
     out = []
-    for seed in seeds or [cfg.seed]:
-        for lr in lrs or [cfg.train.lr]:
-            alone = cfg.copy()
-            alone.seed, alone.train.lr = seed, lr
-            alone.train.replicas.seeds, alone.train.replicas.lrs = [], []
-            out.append((alone, run_dir / f"seed{seed}_lr{lr:g}"))
+    for init in inits or [cfg.init.name]:
+        for seed in seeds or [cfg.seed]:
+            for lr in lrs or [cfg.train.lr]:
+                alone = cfg.copy()
+                alone.init.name, alone.seed, alone.train.lr = init, seed, lr
+                alone.train.replicas.inits, alone.train.replicas.seeds = [], []
+                alone.train.replicas.lrs = []
+                name = f"seed{seed}_lr{lr:g}"
+                out.append((alone, run_dir / (f"{init}_{name}" if inits else name)))
     return out
 
 
@@ -178,7 +182,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     for k, (run_cfg, run_path) in enumerate(plan):
         seed_everything(run_cfg.seed)
         model = DeepMLP(data.n_inputs, data.n_classes, cfg.model.depth, cfg.model.width,
-                        cfg.activation.name, cfg.init.name).to(device)
+                        cfg.activation.name, run_cfg.init.name).to(device)
         runs.append(Run(run_path, run_cfg, model, data.new_stream(run_cfg.seed), windows[k]))
         if len(plan) > 1:
             save_config(run_cfg, run_path)

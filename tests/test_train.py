@@ -219,6 +219,22 @@ def test_each_replica_equals_the_run_it_would_be_alone(run_smoke, tmp_path):
     assert (replica_dir / "checkpoint.pt").exists()
 
 
+def test_replicas_across_inits_equal_the_runs_alone(run_smoke, tmp_path):
+    """Standard and normalized nets in one stack: each replica is the lone run with its init."""
+    group, group_dir = run_smoke("train.replicas.inits=[standard,normalized]", "seed=1",
+                                 run_dir=tmp_path / "group")
+    names = sorted(p.name for p in group_dir.iterdir() if p.is_dir())
+    assert names == ["normalized_seed1_lr0.03", "standard_seed1_lr0.03"]
+    for init in ("standard", "normalized"):
+        alone, alone_dir = run_smoke("seed=1", f"init={init}", run_dir=tmp_path / init)
+        replica_dir = group_dir / f"{init}_seed1_lr0.03"
+        assert read_summary(replica_dir)["best_update"] == alone["best_update"]
+        _close_series(scalars(replica_dir), scalars(alone_dir))
+        assert f"name: {init}" in (replica_dir / ".hydra" / "config.yaml").read_text()
+    with pytest.raises(ConfigError, match="train.replicas.inits holds 'xavier'"):
+        run_smoke("train.replicas.inits=[xavier]")
+
+
 def test_replicas_resume_after_a_kill(run_smoke, tmp_path, monkeypatch):
     straight, _ = run_smoke(*REPLICAS, run_dir=tmp_path / "straight")
 
