@@ -33,6 +33,9 @@ class ReplicaConf:
     `train.lr`. The init only sets the starting weights, so nets of one activation with
     different inits share one stack."""
     seeds: list[int] = field(default_factory=list)
+    # Instead of `seeds`: this many seeds from `seed` on, train.SEED_STRIDE apart (seed, seed + 1000,
+    # ...), so rows that each have their own `seed` (conf/row/) keep disjoint seeds in a stack.
+    n_seeds: int = 0
     lrs: list[float] = field(default_factory=list)
     inits: list[str] = field(default_factory=list)
 
@@ -195,6 +198,10 @@ def validate(cfg: Any) -> None:
                               ("dataset.name", cfg.dataset.name, DATASETS)):
         if value not in valid:
             raise ConfigError(f"{key}={value!r} is not valid; choose one of: {', '.join(valid)}")
+    if cfg.train.replicas.n_seeds and cfg.train.replicas.seeds:
+        raise ConfigError("train.replicas.seeds and train.replicas.n_seeds both set; give one")
+    if cfg.train.replicas.n_seeds < 0:
+        raise ConfigError(f"train.replicas.n_seeds must be >= 0, got {cfg.train.replicas.n_seeds}")
     for name in cfg.train.replicas.inits:
         if name not in INITS:
             raise ConfigError(f"train.replicas.inits holds {name!r}, not an init; choose from: "

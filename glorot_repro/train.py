@@ -40,6 +40,7 @@ from glorot_repro.run import Run
 
 log = logging.getLogger("glorot_repro.train")
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+SEED_STRIDE = 1000  # train.replicas.n_seeds: seed, seed + 1000, ...
 
 
 def resolve_device(name: str) -> torch.device:
@@ -100,7 +101,8 @@ def replica_runs(cfg: DictConfig, run_dir: Path) -> list[tuple[DictConfig, Path]
     inits, seeds and/or learning rates: their product, each in run_dir/[<init>_]seed<s>_lr<lr>
     with the config it would have run with alone."""
     replicas = cfg.train.replicas
-    inits, seeds, lrs = list(replicas.inits), list(replicas.seeds), list(replicas.lrs)
+    seeds = list(replicas.seeds) or [cfg.seed + SEED_STRIDE * i for i in range(replicas.n_seeds)]
+    inits, lrs = list(replicas.inits), list(replicas.lrs)
     if not inits and not seeds and not lrs:
         return [(cfg, run_dir)]
     out = []

@@ -9,6 +9,7 @@ import torch
 from glorot_repro.activations import ACTIVATIONS
 from glorot_repro.checkpoint import load_checkpoint
 from glorot_repro.compose import compose_config
+from glorot_repro.config import validate
 from glorot_repro.errors import ConfigError
 from glorot_repro.init import INITS
 from glorot_repro.losses import cost
@@ -258,3 +259,17 @@ def test_replicas_resume_after_a_kill(run_smoke, tmp_path, monkeypatch):
 def test_autograd_step_refuses_replicas(run_smoke):
     with pytest.raises(ConfigError, match="train.step=autograd trains one model"):
         run_smoke(*REPLICAS, "train.step=autograd")
+
+
+def test_replica_plan_n_seeds_from_the_row_seed(tmp_path):
+    """train.replicas.n_seeds counts seeds from the run's own seed, 1000 apart, so two rows
+    with seeds 3 and 4 never share one; with inits and lrs it is their product."""
+    from glorot_repro.train import replica_runs
+    cfg = compose_config(["scale=smoke", "seed=3", "train.replicas.n_seeds=2",
+                          "train.replicas.inits=[standard,normalized]", "train.replicas.lrs=[0.1]"])
+    plan = replica_runs(cfg, tmp_path)
+    assert [p.name for _, p in plan] == ["standard_seed3_lr0.1", "standard_seed1003_lr0.1",
+                                         "normalized_seed3_lr0.1", "normalized_seed1003_lr0.1"]
+    assert [(c.init.name, c.seed, c.train.lr) for c, _ in plan][1] == ("standard", 1003, 0.1)
+    with pytest.raises(ConfigError, match="both set"):
+        validate(compose_config(["train.replicas.n_seeds=2", "train.replicas.seeds=[1]"]))
