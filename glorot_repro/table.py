@@ -21,22 +21,10 @@ import pandas as pd
 from scipy import stats
 
 from glorot_repro.figures.training import ROW_KEYS, curve_label
+from glorot_repro.paper import TABLE1 as PAPER_TABLE1
 
 P_VALUE = 0.005
 
-# Paper Table 1: test error (%), 5 hidden layers; rows are (activation, init), no pre-training.
-PAPER_TABLE1 = {
-    ("softsign", "standard"): {"shapeset": 16.27, "mnist": 1.64, "cifar10": 55.78,
-                               "small_imagenet": 69.14},
-    ("softsign", "normalized"): {"shapeset": 16.06, "mnist": 1.72, "cifar10": 53.8,
-                                 "small_imagenet": 68.13},
-    ("tanh", "standard"): {"shapeset": 27.15, "mnist": 1.76, "cifar10": 55.9,
-                           "small_imagenet": 70.58},
-    ("tanh", "normalized"): {"shapeset": 15.60, "mnist": 1.64, "cifar10": 52.92,
-                             "small_imagenet": 68.57},
-    ("sigmoid", "standard"): {"shapeset": 82.61, "mnist": 2.21, "cifar10": 57.28,
-                              "small_imagenet": 70.66},
-}
 # The paper's row order; rows it lacks (Sigmoid N, ReLU He, ...) follow in the order they are found.
 PAPER_ROWS = [(activation, init, "none") for activation, init in PAPER_TABLE1]
 DATASET_NAMES = {"shapeset": "Shapeset", "mnist": "MNIST", "cifar10": "CIFAR-10",

@@ -31,6 +31,7 @@ from glorot_repro.figures.style import save
 from glorot_repro.figures.surfaces import cost_surfaces
 from glorot_repro.figures.training import (error_curves, mean_std_bars, saturation_panels,
                                            weight_gradient_spread)
+from glorot_repro.paper import FIG2_TOP, FIG3_TANH, FIG10_TANH_N, FIG11, FIG12_MNIST
 from glorot_repro.table import choose_lr, table1, to_markdown
 
 STANDARD_VS_NORMALIZED = [("tanh", "standard"), ("tanh", "normalized")]
@@ -55,8 +56,9 @@ ARTEFACTS = {
     "fig01": ((), lambda runs: sample_grid(n=32, seed=0)),
     "fig05": ((), lambda runs: cost_surfaces()),
     "fig02": (("fig02",), lambda runs: mean_std_bars(collect_scalars(runs), "sigmoid",
-                                                     "standard")),
-    "fig03": (("fig11",), lambda runs: saturation_panels(collect_scalars(runs), TANH_VS_SOFTSIGN)),
+                                                     "standard", FIG2_TOP)),
+    "fig03": (("fig11",), lambda runs: saturation_panels(collect_scalars(runs), TANH_VS_SOFTSIGN,
+                                                         readings={("tanh", "standard"): FIG3_TANH})),
     "fig04": (("fig11",), lambda runs: layer_histogram_panels(collect_histograms(runs), "act",
                                                               TANH_VS_SOFTSIGN, at="last")),
     "fig06": (("fig06",), lambda runs: layer_histogram_panels(collect_histograms(runs), "act",
@@ -66,12 +68,14 @@ ARTEFACTS = {
     "fig08": (("fig06",), lambda runs: layer_histogram_panels(collect_histograms(runs), "wgrad",
                                                               STANDARD_VS_NORMALIZED)),
     "fig09": (("fig11",), lambda runs: weight_gradient_spread(collect_scalars(runs))),
-    "fig10": (("fig11",), lambda runs: saturation_panels(collect_scalars(runs),
-                                                         [("tanh", "normalized")])),
+    "fig10": (("fig11",), lambda runs: saturation_panels(
+        collect_scalars(runs), [("tanh", "normalized")],
+        readings={("tanh", "normalized"): FIG10_TANH_N})),
     "fig11": (("fig11",), lambda runs: error_curves(collect_scalars(runs),
-                                                    {"shapeset": CURVE_TITLES["shapeset"]})),
+                                                    {"shapeset": CURVE_TITLES["shapeset"]},
+                                                    {"shapeset": FIG11})),
     "fig12": (("table1",), lambda runs: error_curves(at_chosen_lr(runs), {
-        d: CURVE_TITLES[d] for d in ("mnist", "cifar10")})),
+        d: CURVE_TITLES[d] for d in ("mnist", "cifar10")}, {"mnist": FIG12_MNIST})),
     "table1": (("table1",), lambda runs: table1(collect_summaries(runs))),
     "beyond_curves": (("table1", "beyond"), lambda runs: error_curves(at_chosen_lr(runs),
                                                                       CURVE_TITLES)),

@@ -53,3 +53,34 @@ def test_error_curves_give_each_init_its_own_line_style():
     styles = {l.get_label().split(" (")[0]: l.get_linestyle() for l in fig.axes[0].get_lines()}
     assert styles == {"Sigmoid": "-", "Sigmoid N": "--"}
     plt.close(fig)
+
+
+def test_paper_readings_drawn_within_range_in_the_curves_colour():
+    from glorot_repro.paper import Reading
+    rows = scalar_rows("tanh", "normalized", [("error/test", s, 50.0) for s in (0, 100, 200)])
+    readings = {"shapeset": [Reading(11, "Tanh N", 200, 42.0), Reading(11, "Tanh N", 10**6, 16.1)]}
+    fig = error_curves(pd.DataFrame(rows), {"shapeset": "Shapeset"}, readings)
+    lines = fig.axes[0].get_lines()
+    curve, = [l for l in lines if l.get_marker() != "D"]
+    marks = [l for l in lines if l.get_marker() == "D"]
+    # Update 200 = 2000 examples seen; the reading at 1M updates lies beyond these runs.
+    assert [(m.get_xdata()[0], m.get_ydata()[0]) for m in marks] == [(2000 / 1e6, 42.0)]
+    assert marks[0].get_label() == "paper (read off Fig. 11)"
+    assert marks[0].get_color() == curve.get_color()
+    plt.close(fig)
+    far = {"shapeset": [Reading(11, "Tanh N", 10**6, 16.1)]}
+    fig = error_curves(pd.DataFrame(rows), {"shapeset": "Shapeset"}, far)
+    assert not [l for l in fig.axes[0].get_lines() if l.get_marker() == "D"]
+    assert "first reading at 1,000,000 updates" in fig.axes[0].texts[0].get_text()
+    plt.close(fig)
+
+
+def test_saturation_readings_mirror_about_zero():
+    from glorot_repro.paper import Reading
+    table = pd.DataFrame(scalar_rows("tanh", "standard", [
+        (f"act/layer1/{stat}", s, v) for s in (0, 1000) for stat, v in (("std", 0.5), ("abs_p98", 0.9))]))
+    fig = saturation_panels(table, [("tanh", "standard")],
+                            readings={("tanh", "standard"): [Reading(3, "Layer 1", 1000, 1.0)]})
+    marks = sorted(l.get_ydata()[0] for l in fig.axes[0].get_lines() if l.get_marker() == "D")
+    assert marks == [-1.0, 1.0]
+    plt.close(fig)

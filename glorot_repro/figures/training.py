@@ -8,6 +8,7 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
 from glorot_repro.figures.style import LAYER_COLORS, plt
+from glorot_repro.paper import Reading
 
 ACTIVATION_NAMES = {"sigmoid": "Sigmoid", "tanh": "Tanh", "softsign": "Softsign",
                     "relu": "ReLU", "softplus": "Softplus"}
@@ -45,7 +46,31 @@ def layer_stat(rows: pd.DataFrame, quantity: str, stat: str) -> dict[int, pd.Ser
     return dict(sorted(out.items()))
 
 
-def mean_std_bars(scalars: pd.DataFrame, activation: str, init: str) -> plt.Figure:
+def draw_readings(ax, readings: list[Reading], x_per_update: float, colors: dict[str, str],
+                  mirror: bool = False) -> None:
+    """The paper's readings (paper.py) as hollow diamonds in the colour of our matching curve,
+    labelled once "paper (read off Fig. N)". Only readings within our runs' x range are drawn
+    (the paper's curves run to 2.5M updates); when none is, a note says where the first one is.
+    mirror: also draw -value (Figs. 3, 10's +-percentile markers)."""
+    if not readings:
+        return
+    figure = readings[0].figure
+    right = ax.dataLim.x1
+    inside = [r for r in readings if r.update * x_per_update <= right * 1.05]
+    label = f"paper (read off Fig. {figure})"
+    for r in inside:
+        for sign in ((1, -1) if mirror else (1,)):
+            ax.plot(r.update * x_per_update, sign * r.value, "D", ms=7, mfc="none", mew=1.5,
+                    color=colors.get(r.series, "black"), label=label)
+            label = None
+    if not inside:
+        first = min(r.update for r in readings)
+        ax.text(0.01, 0.01, f"paper (Fig. {figure}): first reading at {first:,} updates, "
+                f"beyond these runs", transform=ax.transAxes, fontsize=7, va="bottom")
+
+
+def mean_std_bars(scalars: pd.DataFrame, activation: str, init: str,
+                  readings: list[Reading] = ()) -> plt.Figure:
     """Fig. 2: mean (line) and standard deviation (bars) of each hidden layer's activations
     during training, on the probe set."""
     rows = select(scalars, activation, init)
@@ -54,6 +79,7 @@ def mean_std_bars(scalars: pd.DataFrame, activation: str, init: str) -> plt.Figu
     for layer, mean in means.items():
         ax.errorbar(mean.index / 1000, mean.values, yerr=stds[layer].values, capsize=2,
                     color=LAYER_COLORS[layer], label=f"Layer {layer}")
+    draw_readings(ax, list(readings), 1 / 1000, layer_colors(means))
     ax.set_xlabel("updates (thousands)")
     ax.set_ylabel("activation value")
     ax.set_title(f"{curve_label(activation, init)}, {rows.depth.iloc[0]} hidden layers", fontsize=10)
@@ -62,8 +88,13 @@ def mean_std_bars(scalars: pd.DataFrame, activation: str, init: str) -> plt.Figu
     return fig
 
 
+def layer_colors(by_layer: dict[int, pd.Series]) -> dict[str, str]:
+    return {f"Layer {layer}": LAYER_COLORS[layer] for layer in by_layer}
+
+
 def saturation_panels(scalars: pd.DataFrame, panels: list[tuple[str, str]],
-                      percentile: str = "abs") -> plt.Figure:
+                      percentile: str = "abs",
+                      readings: dict[tuple[str, str], list[Reading]] | None = None) -> plt.Figure:
     """Figs. 3 and 10: per layer, the 98th percentiles of the activations (markers alone) and
     their standard deviation (lines), during training; one panel per (activation, init).
 
@@ -82,6 +113,8 @@ def saturation_panels(scalars: pd.DataFrame, panels: list[tuple[str, str]],
             for by_layer, sign in markers:
                 ax.plot(by_layer[layer].index / 1000, sign * by_layer[layer].values, "o", ms=3,
                         color=color)
+        draw_readings(ax, (readings or {}).get((activation, init), []), 1 / 1000,
+                      layer_colors(stds), mirror=percentile == "abs")
         what = "+-98th percentile of |z|" if percentile == "abs" else "2nd and 98th percentiles"
         ax.set_title(f"{curve_label(activation, init)}: {what} (markers), standard deviation "
                      f"(lines)", fontsize=10)
@@ -117,7 +150,8 @@ def weight_gradient_spread(scalars: pd.DataFrame, activation: str = "tanh",
     return fig
 
 
-def error_curves(scalars: pd.DataFrame, titles: dict[str, str]) -> plt.Figure:
+def error_curves(scalars: pd.DataFrame, titles: dict[str, str],
+                 readings: dict[str, list[Reading]] | None = None) -> plt.Figure:
     """Figs. 11, 12: test error against examples seen, one panel per dataset named in `titles`
     (those present in the table), one curve per row (ROW_KEYS) averaged over the runs it has
     (seeds), the legend ordered by final error (best first), as in the paper. Pre-trained runs
@@ -134,11 +168,15 @@ def error_curves(scalars: pd.DataFrame, titles: dict[str, str]) -> plt.Figure:
             by_step = rows.groupby("step").value.mean()
             curves.append((by_step.iloc[-1], curve_label(*row), by_step,
                            int(rows.batch_size.iloc[0]), row[1]))
+        colors = {}
         for final, label, by_step, batch, init in sorted(curves, key=lambda c: c[0]):
             # One line style per init, so a curve lying under another (Sigmoid N under Sigmoid,
             # both at the class prior) still shows.
-            ax.plot(by_step.index * batch / 1e6, by_step.values, INIT_LINESTYLES.get(init, "-."),
-                    label=f"{label} ({final:.2f}%)")
+            (line,) = ax.plot(by_step.index * batch / 1e6, by_step.values,
+                              INIT_LINESTYLES.get(init, "-."), label=f"{label} ({final:.2f}%)")
+            colors[label] = line.get_color()
+        # The paper's x axis is examples seen: 10 per update (its minibatch).
+        draw_readings(ax, (readings or {}).get(dataset, []), 10 / 1e6, colors)
         ax.set_xlabel("examples seen (millions)")
         # Log scale where errors span more than a factor of 3: a net stuck at chance (~90% on
         # MNIST) and nets at a few percent then share a panel without flattening the differences
