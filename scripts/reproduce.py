@@ -109,7 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("artefact", choices=sorted(ARTEFACTS))
-    parser.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "paper"])
+    parser.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "long", "paper"])
     parser.add_argument("--runs", type=Path, action="append",
                         help="runs dir, once per experiment the artefact draws on (default "
                              "runs/<experiment>_<scale>, see ARTEFACTS)")

@@ -18,7 +18,7 @@ EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_experiment_config_composes_at_every_scale(name):
-    for scale in ("smoke", "cpu", "paper"):
+    for scale in ("smoke", "cpu", "long", "paper"):
         cfg = compose_config([f"experiment={name}", f"scale={scale}"])
         assert cfg.model.depth >= 1
 
