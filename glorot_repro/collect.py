@@ -2,13 +2,18 @@
 single source of truth (design.md); each run's config comes from its `.hydra/config.yaml`.
 
 Every collector takes one root or several (e.g. Table 1's runs and the beyond-the-paper runs);
-a run is named by its path from its root's parent, so names from different roots never clash."""
+a run is named by its path from its root's parent, so names from different roots never clash.
+
+The tables outlive the runs: `save_series` writes them as CSV into a series dir
+(results/data/<scale>/<experiment>/{scalars,histograms,summaries}.csv), and a root that is such a
+dir is read back as the tables it holds, so figures redraw without the hours of training."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 from tbparse import SummaryReader
@@ -51,9 +56,52 @@ def run_config(run_dir: Path) -> dict:
             for col, key in CONFIG_COLUMNS.items()}
 
 
+SERIES_KINDS = ("scalars", "histograms", "summaries")
+LIST_COLUMNS = ("limits", "counts")  # histogram bins: JSON lists in a CSV cell
+
+
+def is_series_dir(root: Path) -> bool:
+    return (root / "scalars.csv").exists() or (root / "summaries.csv").exists()
+
+
+def read_series(root: Path, kind: str) -> pd.DataFrame:
+    path = root / f"{kind}.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"no {kind} in the series dir {root} (expected {path.name})")
+    df = pd.read_csv(path)
+    for column in LIST_COLUMNS:
+        if column in df:
+            df[column] = df[column].map(lambda cell: np.asarray(json.loads(cell)))
+    return df
+
+
+def save_series(roots: Roots, out: Path) -> list[Path]:
+    """Write the collected tables of `roots` as CSV into the series dir `out` (those that exist:
+    runs without probes have no histograms, unfinished runs no summaries)."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind, collect in (("scalars", collect_scalars), ("histograms", collect_histograms),
+                          ("summaries", collect_summaries)):
+        try:
+            df = collect(roots)
+        except FileNotFoundError:
+            continue
+        if df.empty:
+            continue
+        for column in LIST_COLUMNS:
+            if column in df:
+                df[column] = df[column].map(lambda v: json.dumps([float(x) for x in v]))
+        df.to_csv(out / f"{kind}.csv", index=False)
+        written.append(out / f"{kind}.csv")
+    return written
+
+
 def _collect(roots: Roots, kind: str) -> pd.DataFrame:
     frames = []
     for root in as_roots(roots):
+        if is_series_dir(root):
+            frames.append(read_series(root, kind))
+            continue
         for run_dir in run_dirs(root):
             df = getattr(SummaryReader(str(run_dir)), kind)
             if not df.empty:
@@ -80,12 +128,17 @@ SUMMARY_COLUMNS = ["status", "updates", "best_valid_error", "test_error_at_best_
 def collect_summaries(roots: Roots) -> pd.DataFrame:
     """One row per finished run (one with a summary.json): run, the CONFIG_COLUMNS and the
     SUMMARY_COLUMNS. `run` names the run as collect_scalars does."""
-    rows = []
+    rows, frames = [], []
     for root in as_roots(roots):
+        if is_series_dir(root):
+            frames.append(read_series(root, "summaries"))
+            continue
         for path in sorted(root.rglob("summary.json")):
             summary = json.loads(path.read_text())
             rows.append({"run": run_name(path.parent, root), **run_config(path.parent),
                          **{k: summary[k] for k in SUMMARY_COLUMNS}})
-    if not rows:
+    if rows:
+        frames.append(pd.DataFrame(rows))
+    if not frames:
         raise FileNotFoundError(f"no finished runs (summary.json) under {describe(roots)}")
-    return pd.DataFrame(rows)
+    return pd.concat(frames, ignore_index=True)

@@ -13,7 +13,10 @@ multirun, conf/experiment/<experiment>.yaml) into runs/<experiment>_<scale>. Art
 need the same runs share them (ARTEFACTS below): Figs. 7 and 8 draw on Fig. 6's runs, Figs. 3,
 4, 9 and 10 on Fig. 11's, Fig. 12 on Table 1's (MNIST and CIFAR-10 columns, each row at its
 chosen learning rate, averaged over seeds). Finished runs are reused (--rerun trains them again).
-Figures go to <out>/figures/<artefact>.png and .pdf, tables to <out>/tables/<artefact>.md and .csv.
+Figures go to <out>/figures/<artefact>.png and .pdf, tables to <out>/tables/<artefact>.md and .csv
+(at --scale long: <out>/figures/long/, <out>/tables/<artefact>_long). At --scale long the runs'
+tidy tables are also saved as CSV in <out>/data/long/<experiment>/, and an artefact whose runs
+are absent is drawn from those CSVs, so it redraws without training.
 Figs. 1 and 5 need no runs: Shapeset samples, and cost surfaces computed directly."""
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from glorot_repro.collect import collect_histograms, collect_scalars, collect_summaries
+from glorot_repro.collect import (collect_histograms, collect_scalars, collect_summaries,
+                                  is_series_dir, save_series)
 from glorot_repro.figures.histograms import layer_histogram_panels
 from glorot_repro.figures.samples import sample_grid
 from glorot_repro.figures.style import save
@@ -83,19 +87,39 @@ ARTEFACTS = {
 }
 
 
-def write(result, out: Path, artefact: str) -> list[Path]:
-    """A figure as PNG and PDF under <out>/figures; a table as Markdown and CSV under <out>/tables."""
+# Scales whose artefacts sit beside the cpu-scale ones rather than in their place.
+SEPARATE_SCALES = ("long", "paper")
+
+
+def write(result, out: Path, artefact: str, scale: str) -> list[Path]:
+    """A figure as PNG and PDF under <out>/figures; a table as Markdown and CSV under <out>/tables.
+    At the long and paper scales: <out>/figures/<scale>/<artefact>, <out>/tables/<artefact>_<scale>."""
+    separate = scale in SEPARATE_SCALES
     if isinstance(result, pd.DataFrame):
-        stem = out / "tables" / artefact
+        stem = out / "tables" / (f"{artefact}_{scale}" if separate else artefact)
         stem.parent.mkdir(parents=True, exist_ok=True)
         result.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4g")
         stem.with_suffix(".md").write_text(to_markdown(result))
         return [stem.with_suffix(".md"), stem.with_suffix(".csv")]
-    return save(result, out / "figures" / artefact)
+    return save(result, out / "figures" / (scale if separate else "") / artefact)
+
+
+def series_dir(out: Path, scale: str, experiment: str) -> Path:
+    """Where an experiment's tidy tables are kept as CSV (collect.save_series)."""
+    return out / "data" / scale / experiment
+
+
+def saved_or_runs(out: Path, scale: str, experiment: str, runs: Path) -> Path:
+    """The runs dir, or the experiment's saved series when no finished run is there."""
+    saved = series_dir(out, scale, experiment)
+    return saved if is_series_dir(saved) and not any(runs.rglob("summary.json")) else runs
 
 
 def ensure_runs(experiment: str, scale: str, runs: Path, rerun: bool,
                 overrides: list[str]) -> None:
+    if is_series_dir(runs):
+        print(f"drawing from the saved series in {runs}")
+        return
     if not rerun and any(runs.rglob("summary.json")):
         print(f"reusing the runs in {runs}")
         return
@@ -125,9 +149,14 @@ def main() -> None:
     if len(runs) != len(experiments):
         parser.error(f"{args.artefact} draws on {len(experiments)} experiment(s) "
                      f"({', '.join(experiments) or 'none'}); got {len(runs)} --runs")
+    if not args.runs and not args.rerun:
+        runs = [saved_or_runs(args.out, args.scale, e, r) for e, r in zip(experiments, runs)]
     for experiment, where in zip(experiments, runs):
         ensure_runs(experiment, args.scale, where, args.rerun, args.overrides)
-    for path in write(draw(runs), args.out, args.artefact):
+        if args.scale == "long" and not is_series_dir(where):
+            for path in save_series(where, series_dir(args.out, args.scale, experiment)):
+                print(path)
+    for path in write(draw(runs), args.out, args.artefact, args.scale):
         print(path)
 
 
