@@ -35,6 +35,7 @@ from glorot_repro.figures.style import save
 from glorot_repro.figures.surfaces import cost_surfaces
 from glorot_repro.figures.training import (error_curves, mean_std_bars, saturation_panels,
                                            weight_gradient_spread)
+from glorot_repro.claims import verdict_table
 from glorot_repro.paper import FIG2_TOP, FIG3_TANH, FIG10_TANH_N, FIG11, FIG12_MNIST
 from glorot_repro.table import choose_lr, table1, to_markdown
 
@@ -61,6 +62,8 @@ ARTEFACTS = {
     "fig05": ((), lambda runs: cost_surfaces()),
     "fig02": (("fig02",), lambda runs: mean_std_bars(collect_scalars(runs), "sigmoid",
                                                      "standard", FIG2_TOP)),
+    "fig02_mnist": (("fig02_mnist",), lambda runs: mean_std_bars(collect_scalars(runs), "sigmoid",
+                                                                 "standard")),
     "fig03": (("fig11",), lambda runs: saturation_panels(collect_scalars(runs), TANH_VS_SOFTSIGN,
                                                          readings={("tanh", "standard"): FIG3_TANH})),
     "fig04": (("fig11",), lambda runs: layer_histogram_panels(collect_histograms(runs), "act",
@@ -81,6 +84,10 @@ ARTEFACTS = {
     "fig12": (("table1",), lambda runs: error_curves(at_chosen_lr(runs), {
         d: CURVE_TITLES[d] for d in ("mnist", "cifar10")}, {"mnist": FIG12_MNIST})),
     "table1": (("table1",), lambda runs: table1(collect_summaries(runs))),
+    # The paper's claims that the long runs bear on, each measured and judged by glorot_repro/claims.py.
+    "claims": (("fig11", "fig02_mnist", "table1"), lambda runs: verdict_table({
+        "scalars": collect_scalars(runs[:2]), "histograms": collect_histograms(runs[0]),
+        "summaries": collect_summaries(runs[2])})),
     "beyond_curves": (("table1", "beyond"), lambda runs: error_curves(at_chosen_lr(runs),
                                                                       CURVE_TITLES)),
     "beyond_table": (("table1", "beyond"), lambda runs: table1(collect_summaries(runs))),

@@ -128,3 +128,28 @@ def test_figures_redraw_from_saved_series(run_smoke, tmp_path):
         out = reproduce(artefact, "--scale", "long", "--out", "results", cwd=tmp_path)
         assert "drawing from the saved series" in out
         assert (tmp_path / "results" / "figures" / "long" / f"{artefact}.png").exists()
+
+
+SMOKE_SIZED = ["model.width=16", "train.updates=30", "train.eval_every=10", "train.checkpoint_every=10",
+               "log.progress=false", "dataset.n_valid=100", "dataset.n_test=100", "log.probe_size=100"]
+# Every long-scale budget, with the first job of its sweep and what that job trains.
+LONG_SETS = {"fig11": (["row=tanh_standard"], ["seed3_lr0.03", "seed1003_lr0.03"]),
+             "pilot": (["activation=tanh"], [f"{i}_seed0_lr{lr}" for i in ("standard", "normalized")
+                                             for lr in ("0.003", "0.01", "0.03", "0.1")]),
+             "fig02_mnist": ([], [])}
+
+
+@pytest.mark.parametrize("experiment", sorted(LONG_SETS))
+def test_long_scale_configs_train_at_smoke_size(run_smoke, tmp_path, experiment):
+    """Each long budget's config as it composes at scale=long, shrunk to smoke size: the same
+    stacks (seeds from the row, the pilot's init x lr grid) train and write their run dirs."""
+    sweep_job, replicas = LONG_SETS[experiment]
+    assert (REPO / "conf" / "budget" / f"{experiment}_long.yaml").exists()
+    extra = [f"dataset.root={fake_mnist(tmp_path / 'data').parent.parent}",
+             "log.every=10", "log.histograms=20"] if experiment == "fig02_mnist" else []
+    cfg = compose_config([f"experiment={experiment}", "scale=long", *sweep_job, *SMOKE_SIZED,
+                          *extra])
+    from glorot_repro.train import train
+    summary = train(cfg, tmp_path / "run")
+    assert summary["status"] == "completed"
+    assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.is_dir()) == sorted(replicas)

@@ -1,0 +1,94 @@
+"""Each claim's rule on small tidy tables made here, one that meets it and one that does not,
+so a rule that always (or never) says "reproduced" fails."""
+import numpy as np
+import pandas as pd
+
+from glorot_repro import claims
+
+BASE = {"dataset": "shapeset", "depth": 3, "pretrain": "none", "seed": 0}
+
+
+def table(activation, init, tags: dict[str, list[float]], steps=(0, 40_000, 200_000)):
+    return pd.DataFrame([{**BASE, "run": f"{activation}_{init}", "activation": activation,
+                          "init": init, "tag": tag, "step": step, "value": value}
+                         for tag, values in tags.items() for step, value in zip(steps, values)])
+
+
+def per_layer(stat, values_by_layer, quantity="act"):
+    return {f"{quantity}/layer{l}/{stat}": v for l, v in enumerate(values_by_layer, start=1)}
+
+
+def test_tanh_n_below_tanh():
+    def verdict(tanh_end, tanh_n_end):
+        scalars = pd.concat([table("tanh", "standard", {"error/test": [90, 80, tanh_end]}),
+                             table("tanh", "normalized", {"error/test": [90, 75, tanh_n_end]})])
+        return claims.tanh_n_below_tanh(scalars).verdict
+    assert verdict(60, 42) == claims.REPRODUCED
+    assert verdict(60, 57) == claims.PARTLY
+    assert verdict(60, 61) == claims.NOT
+
+
+def test_tanh_saturates_layer_by_layer():
+    ordered = per_layer("abs_p98", [[0.5, 0.97, 0.99], [0.3, 0.6, 0.96], [0.2, 0.3, 0.5]])
+    only_first = per_layer("abs_p98", [[0.5, 0.97, 0.99], [0.3, 0.4, 0.5], [0.2, 0.3, 0.5]])
+    reversed_ = per_layer("abs_p98", [[0.5, 0.6, 0.7], [0.3, 0.97, 0.99], [0.2, 0.3, 0.5]])
+    results = [claims.tanh_saturates_layer_by_layer(table("tanh", "standard", t)).verdict
+               for t in (ordered, only_first, reversed_)]
+    assert results == [claims.REPRODUCED, claims.PARTLY, claims.NOT]
+
+
+def test_softsign_saturates_less_and_tanh_n_resembles_it():
+    soft = table("softsign", "standard", per_layer("abs_p98", [[.3, .6, .7], [.3, .6, .65], [.2, .5, .6]]))
+    assert claims.softsign_saturates_less(soft).verdict == claims.REPRODUCED
+    hard = table("softsign", "standard", per_layer("abs_p98", [[.3, .9, .99], [.3, .6, .6], [.2, .5, .6]]))
+    assert claims.softsign_saturates_less(hard).verdict == claims.NOT
+    tanh = table("tanh", "standard", per_layer("abs_p98", [[.5, .97, .99], [.3, .4, .5], [.2, .2, .2]]))
+    together = table("tanh", "normalized", per_layer("abs_p98", [[.5, .9, .95], [.5, .9, .9], [.4, .8, .9]]))
+    apart = table("tanh", "normalized", per_layer("abs_p98", [[.5, .97, .99], [.3, .3, .3], [.2, .2, .1]]))
+    assert claims.tanh_n_resembles_softsign(pd.concat([tanh, together])).verdict == claims.REPRODUCED
+    assert claims.tanh_n_resembles_softsign(pd.concat([tanh, apart])).verdict == claims.NOT
+
+
+def test_weight_gradients_drift_apart():
+    standard = table("tanh", "standard", per_layer("batch_std", [[1, 1, 1], [1, 2, 3], [1, 4, 9]], "wgrad"))
+    together = table("tanh", "normalized", per_layer("batch_std", [[1, 1, 1], [1, 1, 1.2], [1, 1, 1.3]], "wgrad"))
+    assert claims.weight_gradients_drift_apart(pd.concat([standard, together])).verdict == claims.REPRODUCED
+    assert claims.weight_gradients_drift_apart(
+        pd.concat([standard, table("tanh", "normalized", per_layer(
+            "batch_std", [[1, 1, 1], [1, 2, 3], [1, 4, 10]], "wgrad"))])).verdict == claims.NOT
+
+
+def test_sigmoid_top_layer():
+    steps = (0, 20_000, 200_000, 400_000)
+    def verdict(top):
+        return claims.sigmoid_top_layer_saturates_and_escapes(
+            table("sigmoid", "standard", {"act/layer3/mean": top}, steps)).verdict
+    assert verdict([0.5, 0.03, 0.03, 0.3]) == claims.REPRODUCED
+    assert verdict([0.5, 0.03, 0.03, 0.05]) == claims.PARTLY
+    assert verdict([0.5, 0.4, 0.45, 0.5]) == claims.NOT
+
+
+def test_softsign_knees():
+    limits = list(np.linspace(-0.9, 1.0, 20))  # right edges of 20 bins of width 0.1 over [-1, 1]
+    centres = np.asarray(limits) - 0.05
+    knees = np.where((np.abs(centres) >= 0.5) & (np.abs(centres) < 0.9), 10.0, 1.0)
+    asymptotes = np.where(np.abs(centres) >= 0.9, 30.0, 1.0)
+    def verdict(counts):
+        hist = pd.DataFrame([{**BASE, "run": "s", "activation": "softsign", "init": "standard",
+                              "tag": f"act/layer{l}", "step": 1000, "limits": limits,
+                              "counts": list(counts)} for l in (1, 2, 3)])
+        return claims.softsign_knees(hist).verdict
+    assert verdict(knees) == claims.REPRODUCED
+    assert verdict(asymptotes) == claims.NOT
+
+
+def test_mnist_column_and_verdict_table():
+    summaries = pd.DataFrame([{"dataset": "mnist", "pretrain": "none", "activation": a, "init": i,
+                               "final_test_error": e} for a, i, e in (
+        ("tanh", "standard", 1.8), ("tanh", "normalized", 1.7), ("sigmoid", "standard", 2.3))])
+    assert claims.mnist_column(summaries).verdict == claims.REPRODUCED
+    summaries.loc[2, "final_test_error"] = 1.5
+    assert claims.mnist_column(summaries).verdict == claims.NOT
+    verdicts = claims.verdict_table({"summaries": summaries})
+    assert len(verdicts) == len(claims.CLAIMS)
+    assert (verdicts.verdict == claims.NOT_RUN).sum() == len(claims.CLAIMS) - 1
