@@ -4,6 +4,7 @@ The schema makes a misspelt key fail at start; `validate` names a bad value and 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -165,8 +166,12 @@ def check_override_keys(overrides: list[str]) -> None:
     Hydra also rejects them, but without naming the alternatives; a key added with `+` it takes
     silently (`+model.widht=64`), so those are checked too, unless they add a config group."""
     for item in overrides:
-        key = item.split("=", 1)[0].lstrip("+")
-        if "=" not in item or key.startswith(("~", "hydra")) or key in GROUPS:
+        key, _, value = item.partition("=")
+        key = key.lstrip("+")
+        if "=" not in item or key.startswith(("~", "hydra")):
+            continue
+        if key in GROUPS:
+            check_option(key, value)
             continue
         node: Any = Config
         path: list[str] = []
@@ -181,6 +186,14 @@ def check_override_keys(overrides: list[str]) -> None:
             node = next(f.type for f in fields(node) if f.name == part)
             node = globals().get(node, node) if isinstance(node, str) else node
             path.append(part)
+
+
+def check_option(group: str, name: str) -> None:
+    """Reject an option that conf/<group>/ lacks. Hydra does too, except in an optional group
+    (budget), where it skips a missing option silently. Sweeps (a,b) and functions are Hydra's."""
+    options = sorted(p.stem for p in (Path(CONF_DIR) / group).glob("*.yaml"))
+    if re.fullmatch(r"[\w-]+", name) and name != "null" and name not in options:
+        raise ConfigError(f"{group}={name!r} is not valid; choose one of: {', '.join(options)}")
 
 
 def _positive(value: int, key: str) -> None:
