@@ -42,7 +42,7 @@ class ReplicaConf:
 @dataclass
 class TrainConf:
     batch_size: int = 10  # paper: minibatch of 10, mean gradient
-    lr: float = 0.03  # learns steadily at cpu scale (0.1 blew the loss up; see README)
+    lr: float = 0.03  # learns steadily at cpu scale (0.1 blew the loss up; docs/choices.md)
     updates: int = 30_000
     eval_every: int = 2_000  # valid and test error on the full sets every this many updates
     loss: str = "nll"  # nll (paper) | quadratic (Fig. 5's comparison)

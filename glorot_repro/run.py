@@ -196,7 +196,8 @@ class Run:
                  summary["updates"], pretrained, summary["examples"], summary["seconds"],
                  summary["examples_per_second"])
         # Only a completed run's last evaluation is at its final update.
-        last = "final test error" if self.status == "completed" else "test error at the last evaluation"
+        last = ("final test error" if self.status == "completed"
+                else "test error at the last evaluation")
         log.info("best valid error %.2f%% (update %d), test error there %.2f%%; %s %.2f%% (update "
                  "%d)", summary["best_valid_error"], summary["best_update"],
                  summary["test_error_at_best_valid"], last, summary["final_test_error"],

@@ -48,8 +48,9 @@ def make_sgd(models: list[DeepMLP], lrs: list[float], cfg: DictConfig, device: t
 
 def resolve_defer(defer: int | None, device: torch.device) -> int:
     """train.defer=null: 10 on a CPU, where writing every weight each update costs more than the
-    thin correction products (measured: scripts/bench.py --defer 1, README), 1 on a GPU, where
-    the extra kernel launches would cost more than the writes saved (not measured yet)."""
+    thin correction products (measured: scripts/bench.py --defer 1, docs/performance.md), 1 on a
+    GPU, where the extra kernel launches would cost more than the writes saved (not measured
+    yet)."""
     if defer is None:
         return 10 if device.type == "cpu" else 1
     return defer

@@ -112,8 +112,8 @@ def test_a_sweep_ends_with_one_tensorboard_line_for_all_its_runs(tmp_path):
 
 
 def test_submitit_sweep_says_where_the_jobs_output_goes(caplog):
-    config = OmegaConf.create({"hydra": {"launcher": {"submitit_folder": "multiruns/x/.submitit/%j"},
-                                         "sweep": {"dir": "multiruns/x"}}})
+    launcher = {"submitit_folder": "multiruns/x/.submitit/%j"}
+    config = OmegaConf.create({"hydra": {"launcher": launcher, "sweep": {"dir": "multiruns/x"}}})
     with caplog.at_level("INFO", logger="glorot_repro.train"):
         SweepLogs().on_multirun_start(config)
     assert "each job's output goes to multiruns/x/.submitit/%j" in caplog.text
