@@ -9,7 +9,8 @@
 (pretrain=dae, fresh runs only) -> the loop (look for divergence, evaluate, probe, checkpoint, one
 SGD step) -> summaries. One model is the usual case; `train.replicas` trains several (seeds x
 learning rates) as one stack, each writing its own run dir as if it had run alone. `main()` is
-the thin Hydra wrapper; tests call `train`.
+the command, a thin Hydra wrapper that says any bad input in one line (the config is checked
+before Hydra creates the run dir: glorot_repro/callbacks.py); tests call `train`.
 """
 from __future__ import annotations
 
