@@ -4,8 +4,7 @@ from __future__ import annotations
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from glorot_repro.config import check_override_keys, register_configs
-from glorot_repro.train import CONF_DIR
+from glorot_repro.config import CONF_DIR, check_override_keys, register_configs
 
 
 def compose_config(overrides: list[str] | None = None) -> DictConfig:

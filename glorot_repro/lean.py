@@ -16,7 +16,8 @@ both cheap next to z W^T while jB is small. Every `defer` steps one rank-(defer*
 them into W. A layer whose factors would be no smaller than W itself (the 9-unit output layer) is
 written at once. The sums are the same, only their order changes: equal to immediate SGD up to
 rounding (tested in float64). Anything that reads the weights (evaluation, probes, checkpoints)
-calls sync() first. Measured gain: scripts/bench.py --defer 1 against the default (README).
+calls sync() first. Measured gain: scripts/bench.py --defer 1 against the default
+(docs/performance.md).
 
 Why stacked: K models (seeds, learning rates) share every kernel launch as one batched matmul,
 which is what fills a GPU at minibatch 10. The models' parameters become views into the stacks,

@@ -37,6 +37,7 @@ class Progress:
     best_update: int = -1
     last_valid_error: float = math.nan
     last_test_error: float = math.nan
+    last_eval_update: int = -1  # the update of last_valid_error and last_test_error
     seconds: float = 0.0  # wall time spent in this run, summed over resumed segments
     checked: int = 0  # the last update at which the loss was seen finite
 
@@ -122,6 +123,7 @@ class Run:
         p, batch = self.progress, self.cfg.train.eval_batch_size
         p.last_valid_error = error_percent(self.model, *valid, batch)
         p.last_test_error = error_percent(self.model, *test, batch)
+        p.last_eval_update = u
         scalars = {"error/valid": p.last_valid_error, "error/test": p.last_test_error}
         if self.window_n:
             loss_sum, wrong = self.window.tolist()
@@ -193,6 +195,10 @@ class Run:
         log.info("%s: %d updates%s (%d examples) in %.0f s, %.0f examples/s", self.status,
                  summary["updates"], pretrained, summary["examples"], summary["seconds"],
                  summary["examples_per_second"])
-        log.info("best valid error %.2f%% (update %d), test error there %.2f%%, final test error "
-                 "%.2f%%", summary["best_valid_error"], summary["best_update"],
-                 summary["test_error_at_best_valid"], summary["final_test_error"])
+        # Only a completed run's last evaluation is at its final update.
+        last = ("final test error" if self.status == "completed"
+                else "test error at the last evaluation")
+        log.info("best valid error %.2f%% (update %d), test error there %.2f%%; %s %.2f%% (update "
+                 "%d)", summary["best_valid_error"], summary["best_update"],
+                 summary["test_error_at_best_valid"], last, summary["final_test_error"],
+                 self.progress.last_eval_update)

@@ -9,91 +9,30 @@
 (pretrain=dae, fresh runs only) -> the loop (look for divergence, evaluate, probe, checkpoint, one
 SGD step) -> summaries. One model is the usual case; `train.replicas` trains several (inits x
 seeds x learning rates) as one stack, each writing its own run dir as if it had run alone. `main()` is
-the thin Hydra wrapper; tests call `train`.
+the command, a thin Hydra wrapper that says any bad input in one line (the config is checked
+before Hydra creates the run dir: glorot_repro/callbacks.py); tests call `train`.
 """
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import hydra
-import torch
-from hydra.core.hydra_config import HydraConfig
-from hydra.experimental.callback import Callback
-from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
-from tqdm import tqdm
+from glorot_repro.errors import USER_ERRORS, ResumeError, exit_with
 
-from glorot_repro.config import check_override_keys, register_configs, validate
-from glorot_repro.data import DatasetError, build_data
-from glorot_repro.errors import ConfigError, ResumeError, RunDirError
-from glorot_repro.lean import LeanSGD
-from glorot_repro.losses import cost
-from glorot_repro.model import DeepMLP
-from glorot_repro.rng import seed_everything
-from glorot_repro.run import Run
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
+    from glorot_repro.run import Run
+
+# Only the standard library above: the command's start (--help, a bad command line, Ctrl-C)
+# needs none of torch, which main() and train() import when they run.
 log = logging.getLogger("glorot_repro.train")
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 SEED_STRIDE = 1000  # train.replicas.n_seeds: seed, seed + 1000, ...
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device=cuda but no CUDA device is visible; use device=auto or device=cpu")
-    return torch.device(name)
-
-
-class AutogradSGD:
-    """loss.backward() + torch.optim.SGD, for one model of any shape: the reference the lean
-    step is tested against. Same interface as LeanSGD; its weights are always written."""
-
-    def __init__(self, model: DeepMLP, lr: float, loss: str):
-        self.model, self.loss = model, loss
-        self.optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-        self.pending = False
-
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.model(x[0])
-        value = cost(logits, y[0], self.loss)
-        self.optimizer.zero_grad(set_to_none=True)
-        value.backward()
-        self.optimizer.step()
-        return value.detach().view(1), logits.detach().unsqueeze(0)
-
-    def sync(self) -> None:
-        pass
-
-
-def make_sgd(models: list[DeepMLP], lrs: list[float], cfg: DictConfig, device: torch.device):
-    """The SGD update of every model, theta <- theta - lr * g with g the mean gradient over its
-    minibatch (no momentum, no weight decay, no schedule). `lean` fuses it into the backward pass,
-    defers writing it into the weights (train.defer) and trains K models as one stack
-    (glorot_repro/lean.py); `autograd` is the textbook loop. Either has step(x, y) ->
-    (losses, logits), with a leading model axis (x is (K, batch, inputs)), and sync(), which
-    writes any deferred update into the weights before something reads them."""
-    tc = cfg.train
-    if tc.step == "lean":
-        return LeanSGD(models, lrs, tc.loss, defer=resolve_defer(tc.defer, device))
-    if len(models) > 1:
-        raise ConfigError("train.step=autograd trains one model; use train.step=lean for replicas")
-    return AutogradSGD(models[0], lrs[0], tc.loss)
-
-
-def resolve_defer(defer: int | None, device: torch.device) -> int:
-    """train.defer=null: 10 on a CPU, where writing every weight each update costs more than the
-    thin correction products (measured: scripts/bench.py --defer 1, README), 1 on a GPU, where
-    the extra kernel launches would cost more than the writes saved (not measured yet)."""
-    if defer is None:
-        return 10 if device.type == "cpu" else 1
-    return defer
 
 
 def replica_runs(cfg: DictConfig, run_dir: Path) -> list[tuple[DictConfig, Path]]:
@@ -120,6 +59,8 @@ def replica_runs(cfg: DictConfig, run_dir: Path) -> list[tuple[DictConfig, Path]
 
 def save_config(cfg: DictConfig, run_dir: Path) -> None:
     """A replica's own config where Hydra puts a lone run's, so tools read both alike."""
+    from omegaconf import OmegaConf
+
     (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
 
@@ -168,6 +109,17 @@ class StopRequest:
 def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     """Train, log and checkpoint one model, or K replicas together. Returns the run's summary;
     with replicas, {"status": the worst, "replicas": [each run's summary]}."""
+    import torch
+    from tqdm import tqdm
+
+    from glorot_repro.config import validate
+    from glorot_repro.data import build_data
+    from glorot_repro.device import resolve_device
+    from glorot_repro.model import DeepMLP
+    from glorot_repro.rng import seed_everything
+    from glorot_repro.run import Run
+    from glorot_repro.sgd import make_sgd
+
     validate(cfg)
     device = resolve_device(cfg.device)
     tc = cfg.train
@@ -193,7 +145,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     # Resume: rerunning the same command in the same run dir continues where it stopped.
     for r in runs:
         r.resume()
-    u = common_start(runs)
+    u = start = common_start(runs)
     if u > tc.updates:
         raise ResumeError(f"the checkpoint in {run_dir} stands at update {u}, past "
                           f"train.updates={tc.updates}; pass train.updates={u} or more to continue "
@@ -250,6 +202,8 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
                         r.probe(u, probe_x, probe_y)
                     if due_checkpoint:
                         r.checkpoint(elapsed())
+                if u == start:  # the bar's rate is of SGD updates: the start's evaluation is none
+                    bar.unpause()
                 if u == tc.updates:
                     break
                 # A stop lands where no update is deferred (at most train.defer - 1 updates
@@ -288,34 +242,15 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     return {"status": worst, "replicas": summaries}
 
 
-class OutputDirCheck(Callback):
-    """Creates the run (or sweep) dir before Hydra does, so that one that cannot be written stops
-    the command with a one-line error naming it. Registered with the schema (config.py)."""
+def job(cfg: DictConfig) -> None:
+    """One Hydra job: a run, or one run of a sweep."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
-    def on_run_start(self, config: DictConfig, **kwargs) -> None:
-        make_output_dir(config.hydra.run.dir, "hydra.run.dir")
-
-    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        make_output_dir(config.hydra.sweep.dir, "hydra.sweep.dir")
-
-
-def make_output_dir(path: str, key: str) -> None:
-    try:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        if not os.access(path, os.W_OK):  # an existing dir we may not write into
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
-    except OSError as err:
-        print(f"error: cannot write the output dir {path} ({err.strerror or err}); set {key} to a "
-              f"writable directory", file=sys.stderr)
-        sys.exit(2)
-
-
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
-def _hydra_main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     try:
         summary = train(cfg, hydra_cfg.runtime.output_dir)
-    except (ConfigError, DatasetError, ResumeError, RunDirError) as err:
+    except USER_ERRORS as err:  # found while loading data or resuming: train.log keeps it too
         log.error("error: %s", err)
         sys.exit(2)
     sweep = hydra_cfg.mode == RunMode.MULTIRUN
@@ -332,13 +267,36 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
+    """`python -m glorot_repro.train <overrides>`: every bad input ends in one line and exit
+    status 2, Ctrl-C before training in one line and 130, like the shell's."""
+    try:
+        run_command(sys.argv[1:])
+    except KeyboardInterrupt:  # during the imports, or a second Ctrl-C in training
+        print("interrupted (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)
+
+
+def run_command(overrides: list[str]) -> None:
+    import hydra
+
+    from glorot_repro.config import CONF_DIR, check_override_keys, register_configs
+    from glorot_repro.hydra_errors import COMMAND_LINE_ERRORS, one_line
+
+    # Hydra prints its own errors (a bad option, value or override) as many lines and exits 1;
+    # with HYDRA_FULL_ERROR set it raises them instead, and they are said here in one line, unless
+    # the user set it to see Hydra's full report.
+    full_report = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     register_configs()
     try:
-        check_override_keys(sys.argv[1:])
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    _hydra_main()
+        check_override_keys(overrides)
+        hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")(job)()
+    except USER_ERRORS as err:
+        exit_with(err)
+    except COMMAND_LINE_ERRORS as err:
+        if full_report:
+            raise
+        exit_with(one_line(err))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from glorot_repro.data.shapeset import Shapeset3x2
 from glorot_repro.lean import LeanSGD
 from glorot_repro.model import DeepMLP
 from glorot_repro.probes import run_probes
-from glorot_repro.train import resolve_defer
+from glorot_repro.sgd import resolve_defer
 
 INPUTS, CLASSES, DEPTH, WIDTH, BATCH, LR = 1024, 9, 5, 1000, 10, 0.01
 

@@ -25,73 +25,76 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
-
-from glorot_repro.collect import (collect_histograms, collect_scalars, collect_summaries,
-                                  is_series_dir, save_series)
-from glorot_repro.figures.histograms import layer_histogram_panels
-from glorot_repro.figures.samples import sample_grid
-from glorot_repro.figures.style import save
-from glorot_repro.figures.surfaces import cost_surfaces
-from glorot_repro.figures.training import (error_curves, mean_std_bars, saturation_panels,
-                                           weight_gradient_spread)
-from glorot_repro.claims import verdict_table
-from glorot_repro.paper import FIG2_TOP, FIG3_TANH, FIG10_TANH_N, FIG11, FIG12_MNIST
-from glorot_repro.table import choose_lr, table1, to_markdown
+# artefact -> the experiments whose runs it draws from. Artefacts share runs where one set holds
+# what they need: Figs. 6-8 come from the same at-init runs, the six runs of Fig. 11 hold Figs. 3,
+# 4, 9 and 10 too, and Table 1's hold Fig. 12. The `beyond_*` artefacts set the rows of
+# experiment=beyond (ReLU and softplus with He init, Tanh N after DAE pre-training) beside
+# Table 1's.
+ARTEFACTS = {
+    "fig01": (), "fig05": (), "fig02": ("fig02",), "fig02_mnist": ("fig02_mnist",),
+    "fig03": ("fig11",), "fig04": ("fig11",), "fig09": ("fig11",), "fig10": ("fig11",),
+    "fig11": ("fig11",),
+    "fig06": ("fig06",), "fig07": ("fig06",), "fig08": ("fig06",),
+    "fig12": ("table1",), "table1": ("table1",),
+    "beyond_curves": ("table1", "beyond"), "beyond_table": ("table1", "beyond"),
+    # The paper's claims the long runs bear on, each measured and judged (glorot_repro/claims.py).
+    "claims": ("fig11", "fig02_mnist", "table1"),
+}
 
 STANDARD_VS_NORMALIZED = [("tanh", "standard"), ("tanh", "normalized")]
 TANH_VS_SOFTSIGN = [("tanh", "standard"), ("softsign", "standard")]
-
-
-def at_chosen_lr(runs: list[Path]) -> pd.DataFrame:
-    """The scalars of Table 1's runs at each row's chosen learning rate (every seed)."""
-    scalars = collect_scalars(runs)
-    return scalars[scalars.run.isin(choose_lr(collect_summaries(runs)).run)]
-
-
 CURVE_TITLES = {"shapeset": "Shapeset-3x2, 5 hidden layers", "mnist": "MNIST, 5 hidden layers",
                 "cifar10": "CIFAR-10, 5 hidden layers"}
 
-# artefact -> (the experiments whose runs it draws from; draw(their runs dirs) -> figure or table).
-# Artefacts share runs where one set holds what they need: Figs. 6-8 come from the same
-# at-init runs, the six runs of Fig. 11 hold Figs. 3, 4, 9 and 10 too, and Table 1's hold
-# Fig. 12. The `beyond_*` artefacts set the rows of experiment=beyond (ReLU and softplus with He
-# init, Tanh N after DAE pre-training) beside Table 1's.
-ARTEFACTS = {
-    "fig01": ((), lambda runs: sample_grid(n=32, seed=0)),
-    "fig05": ((), lambda runs: cost_surfaces()),
-    "fig02": (("fig02",), lambda runs: mean_std_bars(collect_scalars(runs), "sigmoid",
-                                                     "standard", FIG2_TOP)),
-    "fig02_mnist": (("fig02_mnist",), lambda runs: mean_std_bars(collect_scalars(runs), "sigmoid",
-                                                                 "standard")),
-    "fig03": (("fig11",), lambda runs: saturation_panels(collect_scalars(runs), TANH_VS_SOFTSIGN,
-                                                         readings={("tanh", "standard"): FIG3_TANH})),
-    "fig04": (("fig11",), lambda runs: layer_histogram_panels(collect_histograms(runs), "act",
-                                                              TANH_VS_SOFTSIGN, at="last")),
-    "fig06": (("fig06",), lambda runs: layer_histogram_panels(collect_histograms(runs), "act",
-                                                              STANDARD_VS_NORMALIZED)),
-    "fig07": (("fig06",), lambda runs: layer_histogram_panels(collect_histograms(runs), "grad",
-                                                              STANDARD_VS_NORMALIZED)),
-    "fig08": (("fig06",), lambda runs: layer_histogram_panels(collect_histograms(runs), "wgrad",
-                                                              STANDARD_VS_NORMALIZED)),
-    "fig09": (("fig11",), lambda runs: weight_gradient_spread(collect_scalars(runs))),
-    "fig10": (("fig11",), lambda runs: saturation_panels(
-        collect_scalars(runs), [("tanh", "normalized")],
-        readings={("tanh", "normalized"): FIG10_TANH_N})),
-    "fig11": (("fig11",), lambda runs: error_curves(collect_scalars(runs),
-                                                    {"shapeset": CURVE_TITLES["shapeset"]},
-                                                    {"shapeset": FIG11})),
-    "fig12": (("table1",), lambda runs: error_curves(at_chosen_lr(runs), {
-        d: CURVE_TITLES[d] for d in ("mnist", "cifar10")}, {"mnist": FIG12_MNIST})),
-    "table1": (("table1",), lambda runs: table1(collect_summaries(runs))),
-    # The paper's claims that the long runs bear on, each measured and judged by glorot_repro/claims.py.
-    "claims": (("fig11", "fig02_mnist", "table1"), lambda runs: verdict_table({
-        "scalars": collect_scalars(runs[:2]), "histograms": collect_histograms(runs[0]),
-        "summaries": collect_summaries(runs[2])})),
-    "beyond_curves": (("table1", "beyond"), lambda runs: error_curves(at_chosen_lr(runs),
-                                                                      CURVE_TITLES)),
-    "beyond_table": (("table1", "beyond"), lambda runs: table1(collect_summaries(runs))),
-}
+
+def draw(artefact: str, runs: list[Path]):
+    """The artefact's figure or table, from its runs. Plotting, pandas and tbparse are imported
+    here, once the runs are there: --help and the training need none of them."""
+    from glorot_repro.collect import collect_histograms, collect_scalars, collect_summaries
+    from glorot_repro.figures.histograms import layer_histogram_panels
+    from glorot_repro.figures.samples import sample_grid
+    from glorot_repro.figures.surfaces import cost_surfaces
+    from glorot_repro.figures.training import (error_curves, mean_std_bars, saturation_panels,
+                                               weight_gradient_spread)
+    from glorot_repro.claims import verdict_table
+    from glorot_repro.paper import FIG2_TOP, FIG3_TANH, FIG10_TANH_N, FIG11, FIG12_MNIST
+    from glorot_repro.table import choose_lr, table1
+
+    def at_chosen_lr():
+        """The scalars of Table 1's runs at each row's chosen learning rate (every seed)."""
+        scalars = collect_scalars(runs)
+        return scalars[scalars.run.isin(choose_lr(collect_summaries(runs)).run)]
+
+    drawers = {
+        "fig01": lambda: sample_grid(n=32, seed=0),
+        "fig05": lambda: cost_surfaces(),
+        "fig02": lambda: mean_std_bars(collect_scalars(runs), "sigmoid", "standard", FIG2_TOP),
+        "fig02_mnist": lambda: mean_std_bars(collect_scalars(runs), "sigmoid", "standard"),
+        "fig03": lambda: saturation_panels(collect_scalars(runs), TANH_VS_SOFTSIGN,
+                                           readings={("tanh", "standard"): FIG3_TANH}),
+        "fig04": lambda: layer_histogram_panels(collect_histograms(runs), "act", TANH_VS_SOFTSIGN,
+                                                at="last"),
+        "fig06": lambda: layer_histogram_panels(collect_histograms(runs), "act",
+                                                STANDARD_VS_NORMALIZED),
+        "fig07": lambda: layer_histogram_panels(collect_histograms(runs), "grad",
+                                                STANDARD_VS_NORMALIZED),
+        "fig08": lambda: layer_histogram_panels(collect_histograms(runs), "wgrad",
+                                                STANDARD_VS_NORMALIZED),
+        "fig09": lambda: weight_gradient_spread(collect_scalars(runs)),
+        "fig10": lambda: saturation_panels(collect_scalars(runs), [("tanh", "normalized")],
+                                           readings={("tanh", "normalized"): FIG10_TANH_N}),
+        "fig11": lambda: error_curves(collect_scalars(runs),
+                                      {"shapeset": CURVE_TITLES["shapeset"]}, {"shapeset": FIG11}),
+        "fig12": lambda: error_curves(at_chosen_lr(), {
+            d: CURVE_TITLES[d] for d in ("mnist", "cifar10")}, {"mnist": FIG12_MNIST}),
+        "table1": lambda: table1(collect_summaries(runs)),
+        "claims": lambda: verdict_table({
+            "scalars": collect_scalars(runs[:2]), "histograms": collect_histograms(runs[0]),
+            "summaries": collect_summaries(runs[2])}),
+        "beyond_curves": lambda: error_curves(at_chosen_lr(), CURVE_TITLES),
+        "beyond_table": lambda: table1(collect_summaries(runs)),
+    }
+    return drawers[artefact]()
 
 
 # Scales whose artefacts sit beside the cpu-scale ones rather than in their place.
@@ -101,6 +104,11 @@ SEPARATE_SCALES = ("long", "paper")
 def write(result, out: Path, artefact: str, scale: str) -> list[Path]:
     """A figure as PNG and PDF under <out>/figures; a table as Markdown and CSV under <out>/tables.
     At the long and paper scales: <out>/figures/<scale>/<artefact>, <out>/tables/<artefact>_<scale>."""
+    import pandas as pd
+
+    from glorot_repro.figures.style import save
+    from glorot_repro.table import to_markdown
+
     separate = scale in SEPARATE_SCALES
     if isinstance(result, pd.DataFrame):
         stem = out / "tables" / (f"{artefact}_{scale}" if separate else artefact)
@@ -118,12 +126,14 @@ def series_dir(out: Path, scale: str, experiment: str) -> Path:
 
 def saved_or_runs(out: Path, scale: str, experiment: str, runs: Path) -> Path:
     """The runs dir, or the experiment's saved series when no finished run is there."""
+    from glorot_repro.collect import is_series_dir
     saved = series_dir(out, scale, experiment)
     return saved if is_series_dir(saved) and not any(runs.rglob("summary.json")) else runs
 
 
 def ensure_runs(experiment: str, scale: str, runs: Path, rerun: bool,
                 overrides: list[str]) -> None:
+    from glorot_repro.collect import is_series_dir
     if is_series_dir(runs):
         print(f"drawing from the saved series in {runs}")
         return
@@ -151,19 +161,20 @@ def main() -> None:
                         help="Hydra overrides for the runs, e.g. dataset.root=... or "
                              "dataset=shapeset,mnist,cifar10 (replaces the experiment's sweep)")
     args = parser.parse_intermixed_args()
-    experiments, draw = ARTEFACTS[args.artefact]
+    experiments = ARTEFACTS[args.artefact]
     runs = args.runs or [Path("runs") / f"{e}_{args.scale}" for e in experiments]
     if len(runs) != len(experiments):
         parser.error(f"{args.artefact} draws on {len(experiments)} experiment(s) "
                      f"({', '.join(experiments) or 'none'}); got {len(runs)} --runs")
     if not args.runs and not args.rerun:
         runs = [saved_or_runs(args.out, args.scale, e, r) for e, r in zip(experiments, runs)]
+    from glorot_repro.collect import is_series_dir, save_series
     for experiment, where in zip(experiments, runs):
         ensure_runs(experiment, args.scale, where, args.rerun, args.overrides)
         if args.scale == "long" and not is_series_dir(where):
             for path in save_series(where, series_dir(args.out, args.scale, experiment)):
                 print(path)
-    for path in write(draw(runs), args.out, args.artefact, args.scale):
+    for path in write(draw(args.artefact, runs), args.out, args.artefact, args.scale):
         print(path)
 
 

@@ -8,8 +8,7 @@ from hydra import compose, initialize_config_dir
 
 from glorot_repro.collect import collect_histograms, collect_scalars
 from glorot_repro.compose import compose_config
-from glorot_repro.config import register_configs
-from glorot_repro.train import CONF_DIR
+from glorot_repro.config import CONF_DIR, register_configs
 
 from conftest import REPO, fake_mnist
 

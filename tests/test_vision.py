@@ -12,8 +12,9 @@ import torch
 from PIL import Image
 
 from glorot_repro.data import vision
-from glorot_repro.data.splits import DatasetError, Splits
+from glorot_repro.data.splits import Splits
 from glorot_repro.data.vision import load_cifar10, load_mnist, load_small_imagenet, seeded_split
+from glorot_repro.errors import DatasetError
 
 from conftest import fake_mnist, write_idx
 

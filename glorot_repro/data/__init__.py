@@ -8,9 +8,9 @@ from typing import Callable, Union
 
 import torch
 
-from glorot_repro.data.splits import DatasetError, Splits
+from glorot_repro.data.splits import Splits
 from glorot_repro.data.streams import SHAPESET_CHUNK, ShapesetStream, TensorStream, to_inputs
-from glorot_repro.errors import ConfigError
+from glorot_repro.errors import ConfigError, DatasetError
 
 Stream = Union[ShapesetStream, TensorStream]
 

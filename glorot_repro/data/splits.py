@@ -28,7 +28,3 @@ class Splits:
     def to(self, device: torch.device | str) -> "Splits":
         return Splits(*(t.to(device) for t in (self.train_x, self.train_y, self.valid_x,
                                                   self.valid_y, self.test_x, self.test_y)))
-
-
-class DatasetError(RuntimeError):
-    """Missing or malformed dataset files: the message names the expected path and format."""

@@ -12,7 +12,7 @@ The paper carves its validation sets out of the official training files but does
 here a seeded random permutation (:func:`seeded_split`, shared by all three loaders) picks them,
 so a split is reproducible from ``split_seed`` alone.
 
-Any missing or malformed file raises :class:`~glorot_repro.data.splits.DatasetError` with one
+Any missing or malformed file raises :class:`~glorot_repro.errors.DatasetError` with one
 paragraph naming the expected path and layout and how to obtain the files.
 """
 from __future__ import annotations
@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from glorot_repro.data.splits import DatasetError, Splits
+from glorot_repro.data.splits import Splits
+from glorot_repro.errors import DatasetError
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,56 @@
+"""The SGD update of every model: the lean step (glorot_repro/lean.py) or the textbook one."""
+from __future__ import annotations
+
+import torch
+from omegaconf import DictConfig
+
+from glorot_repro.errors import ConfigError
+from glorot_repro.lean import LeanSGD
+from glorot_repro.losses import cost
+from glorot_repro.model import DeepMLP
+
+
+class AutogradSGD:
+    """loss.backward() + torch.optim.SGD, for one model of any shape: the reference the lean
+    step is tested against. Same interface as LeanSGD; its weights are always written."""
+
+    def __init__(self, model: DeepMLP, lr: float, loss: str):
+        self.model, self.loss = model, loss
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        self.pending = False
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.model(x[0])
+        value = cost(logits, y[0], self.loss)
+        self.optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        self.optimizer.step()
+        return value.detach().view(1), logits.detach().unsqueeze(0)
+
+    def sync(self) -> None:
+        pass
+
+
+def make_sgd(models: list[DeepMLP], lrs: list[float], cfg: DictConfig, device: torch.device):
+    """The SGD update of every model, theta <- theta - lr * g with g the mean gradient over its
+    minibatch (no momentum, no weight decay, no schedule). `lean` fuses it into the backward pass,
+    defers writing it into the weights (train.defer) and trains K models as one stack
+    (glorot_repro/lean.py); `autograd` is the textbook loop. Either has step(x, y) ->
+    (losses, logits), with a leading model axis (x is (K, batch, inputs)), and sync(), which
+    writes any deferred update into the weights before something reads them."""
+    tc = cfg.train
+    if tc.step == "lean":
+        return LeanSGD(models, lrs, tc.loss, defer=resolve_defer(tc.defer, device))
+    if len(models) > 1:
+        raise ConfigError("train.step=autograd trains one model; use train.step=lean for replicas")
+    return AutogradSGD(models[0], lrs[0], tc.loss)
+
+
+def resolve_defer(defer: int | None, device: torch.device) -> int:
+    """train.defer=null: 10 on a CPU, where writing every weight each update costs more than the
+    thin correction products (measured: scripts/bench.py --defer 1, docs/performance.md), 1 on a
+    GPU, where the extra kernel launches would cost more than the writes saved (not measured
+    yet)."""
+    if defer is None:
+        return 10 if device.type == "cpu" else 1
+    return defer
