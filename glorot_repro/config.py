@@ -51,6 +51,8 @@ class TrainConf:
     eval_batch_size: int = 1_000
     # Resume a run dir's checkpoint even though the config differs from the one it was written
     # with (keys outside RESUMABLE_CHANGES); without it such a resume is refused, naming the keys.
+    # Also: start a run in a dir holding files glorot-repro did not write (a foreign checkpoint,
+    # event files or summary), which is refused otherwise; their event files are kept.
     force_resume: bool = False
     replicas: ReplicaConf = field(default_factory=ReplicaConf)
 
@@ -144,11 +146,14 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
 
 def register_configs() -> None:
     node = OmegaConf.structured(Config)
-    # The schema also brings the one Hydra setting that is code, not configuration: a callback
-    # that creates the output dir before Hydra does, so that an unwritable one gives a one-line
-    # error (Hydra's own failure there is a traceback).
+    # The schema also brings the Hydra settings that are code, not configuration: a callback
+    # that creates and locks the output dir before Hydra does, so that an unwritable or busy one
+    # gives a one-line error (Hydra's own failure there is a traceback), and no `.hydra/` written
+    # by Hydra: train() writes it once the run dir is known to be ours and resumable, so a
+    # refused resume leaves the old run's config as it was.
     with open_dict(node):
-        node.hydra = {"callbacks": {"output_dir": {"_target_": "glorot_repro.train.OutputDirCheck"}}}
+        node.hydra = {"callbacks": {"output_dir": {"_target_": "glorot_repro.train.OutputDirCheck"}},
+                      "output_subdir": None}
     ConfigStore.instance().store(name="base_config", node=node)
 
 
