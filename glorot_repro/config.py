@@ -152,8 +152,9 @@ def register_configs() -> None:
     # by Hydra: train() writes it once the run dir is known to be ours and resumable, so a
     # refused resume leaves the old run's config as it was.
     with open_dict(node):
-        node.hydra = {"callbacks": {"output_dir": {"_target_": "glorot_repro.train.OutputDirCheck"}},
-                      "output_subdir": None}
+        node.hydra = {
+            "callbacks": {"output_dir": {"_target_": "glorot_repro.train.OutputDirCheck"}},
+            "output_subdir": None}
     ConfigStore.instance().store(name="base_config", node=node)
 
 

@@ -62,7 +62,8 @@ def frame(data: bytes, pos: int) -> tuple[str, int]:
     end = pos + HEADER + struct.unpack("<Q", length_bytes)[0] + FOOTER
     if end > len(data):
         return "unframed", 0
-    if struct.unpack("<I", data[end - FOOTER:end])[0] != masked_crc32c(data[pos + HEADER:end - FOOTER]):
+    crc = struct.unpack("<I", data[end - FOOTER:end])[0]
+    if crc != masked_crc32c(data[pos + HEADER:end - FOOTER]):
         return "bad_data", end
     return "ok", end
 
@@ -113,15 +114,17 @@ def scan(data: bytes, step: int) -> Scan:
     return out
 
 
-def repair(path: Path, step: int) -> str | None:
+def repair(path: Path, step: int, keep_empty: bool = False) -> str | None:
     """Cut the event file at `path` back to its intact records of `step` or earlier (deleting it
-    if no summary is left) and return one line saying what was lost to damage, or None if
-    nothing was. Damage past `step` is not reported: the resumed run logs those steps again."""
+    if no summary is left, unless `keep_empty`) and return one line saying what was lost to
+    damage, or None if nothing was. Damage past `step` is not reported: the resumed run logs
+    those steps again."""
     data = path.read_bytes()
     found = scan(data, step)
-    if not found.kept_summaries:
+    if not found.kept_summaries and not keep_empty:
         os.unlink(path)  # nothing left worth reading
-    elif all(a == b for (_, a), (b, _) in zip(found.keep, found.keep[1:])):
+    elif found.keep and found.keep[0][0] == 0 and all(
+            a == b for (_, a), (b, _) in zip(found.keep, found.keep[1:])):
         if found.keep[-1][1] < len(data):  # a cut tail only: one truncation, never half done
             os.truncate(path, found.keep[-1][1])
     else:

@@ -133,7 +133,16 @@ class Run:
         last_saved = self.progress.update + self.step_offset if self.resumed else -1
         if self.resumed:
             self.check_vouched(last_saved)
-        self.writer = open_writer(self.run_dir, last_saved, all_ours=self.resumed)
+        self.writer = open_writer(self.run_dir, last_saved, self.own_event_files(),
+                                  self.vouched or ())
+
+    def own_event_files(self) -> list[Path]:
+        """The event files of the run dir this run wrote, and may cut: those named with SUFFIX
+        or by its checkpoint; all of them, if its checkpoint is older than event files named so
+        (someone else's are left alone under train.force_resume)."""
+        legacy = self.resumed and self.vouched is None
+        return [p for p in sorted(self.run_dir.glob(EVENTS_GLOB))
+                if legacy or p.name.endswith(SUFFIX) or p.name in (self.vouched or ())]
 
     def check_vouched(self, last_saved: int) -> None:
         """Warn, one line per file, about event files the checkpoint was written after but that
@@ -193,7 +202,7 @@ class Run:
             "stream": self.stream.state_dict(), "rng": rng_state(),
             "progress": asdict(self.progress), "window": self.window.cpu(),
             "window_n": self.window_n, "config": OmegaConf.to_container(self.cfg, resolve=True),
-            "events": sorted(p.name for p in self.run_dir.glob(EVENTS_GLOB))})
+            "events": [p.name for p in self.own_event_files()]})
 
     def close_log(self) -> None:
         if self.writer is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import Collection
 
 from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
 from torch.utils.tensorboard import SummaryWriter
@@ -20,30 +21,30 @@ SUFFIX = ".glorot_repro"
 log = logging.getLogger("glorot_repro.train")
 
 
-def event_files(run_dir: Path, all_ours: bool) -> list[Path]:
-    """The run dir's event files that a run may cut: all of them when a checkpoint of ours vouches
-    for the dir (files from before event files carried SUFFIX included), else only ours."""
-    return sorted(p for p in Path(run_dir).glob(EVENTS_GLOB) if all_ours or p.name.endswith(SUFFIX))
-
-
-def drop_events_after(run_dir: Path, step: int, all_ours: bool = True) -> None:
+def drop_events_after(run_dir: Path, step: int, files: list[Path] | None = None,
+                      vouched: Collection[str] = ()) -> None:
     """Cut the run dir's event files back to the intact summaries logged at `step` or earlier,
     saying in one warning per file what damage (a flipped byte, a torn record) lost.
 
     A run killed after its last checkpoint logged steps that its resumed segment logs again.
     TensorBoard's purge_step hides them only from readers that honour it, so they are cut out of
     the files (glorot_repro/events.py); a damaged record is dropped there too, where TensorBoard's
-    reader would stop and hide every intact record after it."""
-    for path in event_files(run_dir, all_ours):
-        lost = repair(path, step)
+    reader would stop and hide every intact record after it.
+
+    `files`: the run's own event files (default: all of the dir's). Those named in `vouched` (by
+    the checkpoint resumed from) are kept even when no summary is left in them, so that a later
+    resume from the same checkpoint does not find them missing."""
+    for path in files if files is not None else sorted(Path(run_dir).glob(EVENTS_GLOB)):
+        lost = repair(path, step, keep_empty=path.name in vouched)
         if lost:
             log.warning("%s", lost)
 
 
-def open_writer(run_dir: Path, last_saved: int, all_ours: bool) -> SummaryWriter:
+def open_writer(run_dir: Path, last_saved: int, files: list[Path],
+                vouched: Collection[str]) -> SummaryWriter:
     """A SummaryWriter for a run (re)starting after update `last_saved` (-1: from scratch), with
-    what a killed segment logged after that update cut first."""
-    drop_events_after(run_dir, last_saved, all_ours)
+    what a killed segment logged after that update cut first (drop_events_after)."""
+    drop_events_after(run_dir, last_saved, files, vouched)
     quiet_writer_threads()
     try:
         return SummaryWriter(str(run_dir), filename_suffix=SUFFIX)

@@ -29,10 +29,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from glorot_repro.checkpoint import write_atomic
 from glorot_repro.config import check_override_keys, register_configs, validate
 from glorot_repro.data import DatasetError, build_data
 from glorot_repro.errors import ConfigError, ResumeError, RunDirError
-from glorot_repro.checkpoint import write_atomic
 from glorot_repro.lean import LeanSGD
 from glorot_repro.lock import acquire, locked
 from glorot_repro.losses import cost

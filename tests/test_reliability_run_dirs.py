@@ -18,7 +18,8 @@ import glorot_repro.run
 from glorot_repro.checkpoint import CHECKPOINT, PREVIOUS, load_checkpoint
 from glorot_repro.compose import compose_config
 from glorot_repro.errors import ResumeError
-from glorot_repro.events import FOOTER, HEADER, frame
+from glorot_repro.events import FOOTER, HEADER, frame, repair
+from glorot_repro.tblog import SUFFIX
 from glorot_repro.train import train
 
 from conftest import comparable, entry_point, read_summary, scalars
@@ -48,12 +49,14 @@ def assert_same_as(run_dir: Path, reference: Path) -> None:
 
 def points(run_dir) -> set:
     """Every logged point, as (tag, step, value or bucket counts)."""
-    return ({(tag, s, v) for tag, series in scalars(run_dir).items() for s, v in series}
-            | {(tag, s, tuple(c)) for tag, series in histograms(run_dir).items() for s, c in series})
+    logged = {(tag, s, v) for tag, series in scalars(run_dir).items() for s, v in series}
+    return logged | {(tag, s, tuple(c))
+                     for tag, series in histograms(run_dir).items() for s, c in series}
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(root)): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def warnings_from(caplog) -> list[str]:
@@ -67,7 +70,7 @@ def warnings_from(caplog) -> list[str]:
 def test_a_second_process_on_a_live_run_dir_is_refused_and_a_killed_holder_blocks_nothing(
         tmp_path, paused, at_40):
     run_dir = tmp_path / "run"
-    first = paused(run_dir, "update", 25, run_args())  # live: checkpoint 20 written, events up to 24
+    first = paused(run_dir, "update", 25, run_args())  # live: checkpoint 20 on disk, events to 24
     before = snapshot(run_dir)
     second = entry_point(*run_args(), f"hydra.run.dir={run_dir}", cwd=tmp_path)
     _one_line_error(second, f"{run_dir} is in use by another training process "
@@ -151,6 +154,30 @@ def test_damaged_event_records_are_dropped_and_the_intact_ones_kept(tmp_path, at
         survivors = [r for r in summaries if r[2] is not victim]
     intact = {(r[2].summary.value[0].tag, r[2].step) for r in survivors}
     assert points(run_dir) == {p for p in points(at_40) if (p[0], p[1]) in intact}
+
+
+def test_repair_drops_each_damaged_record_and_reports_what_is_lost(tmp_path):
+    """Damage up to the checkpoint's step is reported; damage past it is cut silently, since
+    the resumed run logs those steps again."""
+    writer = SummaryWriter(str(tmp_path), filename_suffix=SUFFIX)
+    for step in range(10):
+        writer.add_scalar("x", float(step), step)
+    writer.close()
+    path, = tmp_path.glob(EVENTS)
+    starts = [start for start, _, _ in records(path)]  # the header, then steps 0..9
+    data = bytearray(path.read_bytes())
+    _flip(data, starts[3] + HEADER, 1)  # step 2's data
+    _flip(data, starts[6], 4)  # step 5's length
+    _flip(data, starts[10] + HEADER, 1)  # step 9's data: past the checkpoint
+    path.write_bytes(bytes(data) + b"\x10\0\0")  # and a torn record after it
+    assert repair(path, 7) == (f"event file {path}: 2 damaged records dropped (steps 1-3, "
+                               f"steps 4-6); its other 6 summaries up to step 7 are kept")
+    assert scalars(tmp_path) == {"x": [(s, float(s)) for s in (0, 1, 3, 4, 6, 7)]}
+    assert repair(path, 7) is None  # now intact
+    repair(path, -1, keep_empty=True)  # a file the checkpoint names stays, with its header
+    assert [e.HasField("summary") for _, _, e in records(path)] == [False]
+    repair(path, -1)
+    assert not path.exists()
 
 
 def test_an_event_file_deleted_behind_its_checkpoint_is_reported(tmp_path, at_40, caplog):
