@@ -148,7 +148,7 @@ class Run:
         """Warn, one line per file, about event files the checkpoint was written after but that
         are gone: the steps they held are not logged again."""
         if self.vouched is None:  # an older checkpoint: only a dir without any can be told
-            missing = [] if any(self.run_dir.glob(EVENTS_GLOB)) else ["any event file"]
+            missing = [] if any(self.run_dir.glob(EVENTS_GLOB)) else [self.run_dir / EVENTS_GLOB]
         else:
             missing = [self.run_dir / name for name in self.vouched
                        if not (self.run_dir / name).exists()]
@@ -216,7 +216,7 @@ class Run:
             summary = json.loads((self.run_dir / "summary.json").read_text())
         except (OSError, ValueError):  # none yet, or not one to go by: the replica resumes
             return None
-        if summary.get("status") == "diverged":
+        if isinstance(summary, dict) and summary.get("status") == "diverged":
             self.status, self.summary = "diverged", summary
         return self.summary
 

@@ -120,7 +120,7 @@ def save_config(cfg: DictConfig, run_dir: Path, hydra_files: bool = False) -> No
     the old run labelled as it was). A replica gets its own config there, so tools read a lone
     run's and a replica's alike."""
     files = {"config.yaml": cfg}
-    if hydra_files and HydraConfig.initialized():
+    if hydra_files:
         hydra_cfg = HydraConfig.get()
         files |= {"hydra.yaml": OmegaConf.create({"hydra": hydra_cfg}),
                   "overrides.yaml": hydra_cfg.overrides.task}
@@ -214,8 +214,10 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
         raise ResumeError(f"the checkpoint in {run_dir} stands at update {u}, past "
                           f"train.updates={tc.updates}; pass train.updates={u} or more to continue "
                           f"it, or pick another hydra.run.dir")
-    # The run dirs are ours and resumable: only now is their config (re)written.
-    save_config(cfg, run_dir, hydra_files=True)
+    # The run dirs are ours and resumable: only now is their config (re)written. A Hydra job's
+    # .hydra/ goes where Hydra would have written it.
+    if HydraConfig.initialized():
+        save_config(cfg, run_dir, hydra_files=True)
     if len(runs) > 1:
         for r in going_on:
             save_config(r.cfg, r.run_dir)

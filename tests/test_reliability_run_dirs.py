@@ -20,7 +20,7 @@ from glorot_repro.compose import compose_config
 from glorot_repro.errors import ResumeError
 from glorot_repro.events import FOOTER, HEADER, frame, repair
 from glorot_repro.tblog import SUFFIX
-from glorot_repro.train import train
+from glorot_repro.train import save_config, train
 
 from conftest import comparable, entry_point, read_summary, scalars
 from test_reliability import ARGS, _one_line_error, histograms, paused  # noqa: F401 (fixture)
@@ -313,6 +313,7 @@ def test_a_foreign_checkpoint_is_refused_in_one_line(tmp_path):
 def test_a_refused_resume_leaves_the_runs_config_as_it_was(tmp_path, at_40):
     run_dir = tmp_path / "run"
     shutil.copytree(at_40, run_dir)
+    save_config(compose_config(run_args()), run_dir)  # as the entry point would have
     hydra = snapshot(run_dir / ".hydra")
     assert "depth: 5" in hydra["config.yaml"].decode()
     res = entry_point(*ARGS, "model.depth=3", f"hydra.run.dir={run_dir}", cwd=tmp_path)
