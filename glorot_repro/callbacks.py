@@ -1,7 +1,8 @@
 """Hydra callbacks of `python -m glorot_repro.train`, registered with the schema (config.py).
 
 CheckAtStart rejects a bad config before Hydra creates the run dir, so a rejected command leaves
-nothing behind; SweepLogs says where a multirun's logs went, for the whole sweep at once."""
+nothing behind, and locks the dir before Hydra writes its log there, so that a second process on
+it stops in one line; SweepLogs says where a multirun's logs went, for the whole sweep at once."""
 from __future__ import annotations
 
 import errno
@@ -14,6 +15,7 @@ from omegaconf import DictConfig
 
 from glorot_repro.config import validate
 from glorot_repro.errors import USER_ERRORS, RunDirError, exit_with
+from glorot_repro.lock import acquire
 
 log = logging.getLogger("glorot_repro.train")
 
@@ -31,12 +33,14 @@ class CheckAtStart(Callback):
 
             resolve_device(config.device)
             make_output_dir(config.hydra.run.dir, "hydra.run.dir")
+            acquire(config.hydra.run.dir)  # held until the process exits; train() nests it
         except USER_ERRORS as err:
             exit_with(err)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         try:
             make_output_dir(config.hydra.sweep.dir, "hydra.sweep.dir")
+            acquire(config.hydra.sweep.dir)
         except USER_ERRORS as err:
             exit_with(err)
 

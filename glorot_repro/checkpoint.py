@@ -5,6 +5,8 @@
 * A checkpoint carries the sha256 of its payload, and the one it replaces is kept as
   `checkpoint.prev.pt`: a file damaged anyway (a disk error, a copy cut short) is caught on load,
   and resuming falls back to the previous one.
+* A file under a checkpoint's name that this project did not write (someone else's
+  `checkpoint.pt`) is refused rather than resumed from or replaced.
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ PREVIOUS = "checkpoint.prev.pt"
 # (torch.save's bytes).
 HEADER = b"glorot-repro checkpoint sha256="
 DIGEST_HEX = 64
+# What every checkpoint of ours holds (run.py), those written before they carried HEADER too.
+KEYS = frozenset({"model", "stream", "rng", "progress", "config"})
 
 log = logging.getLogger("glorot_repro.train")
 
@@ -76,8 +80,13 @@ def save_checkpoint(run_dir: Path, state: dict) -> Path:
     return path
 
 
+class ForeignCheckpoint(ValueError):
+    """An intact file under a checkpoint's name that this project did not write."""
+
+
 def read_checkpoint(path: Path) -> dict:
-    """One checkpoint file, verified against its sha256; raises if it is damaged."""
+    """One checkpoint file, verified against its sha256; raises if it is damaged, and
+    ForeignCheckpoint if it is intact but not ours."""
     blob = path.read_bytes()
     if blob.startswith(HEADER):
         start = len(HEADER) + DIGEST_HEX + 1
@@ -87,14 +96,19 @@ def read_checkpoint(path: Path) -> dict:
     else:  # written before checkpoints carried a checksum; torch's zip format still fails if torn
         payload = blob
     # Our own file: it holds RNG states and plain Python values besides tensors.
-    return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+    ckpt = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+    if payload is blob and not (isinstance(ckpt, dict) and KEYS <= ckpt.keys()):
+        raise ForeignCheckpoint("it loads, but holds none of a glorot-repro checkpoint's keys")
+    return ckpt
 
 
-def checkpoints(run_dir: Path) -> Iterator[dict]:
+def checkpoints(run_dir: Path, foreign_ok: bool = False) -> Iterator[dict]:
     """The run dir's intact checkpoints, newest first (checkpoint.pt, then checkpoint.prev.pt).
 
     A damaged one is skipped with a warning. Raises ResumeError if checkpoint files exist but
-    none of them is intact: resuming from nothing would silently restart the run."""
+    none of them is intact: resuming from nothing would silently restart the run. A foreign one
+    raises ResumeError too (the run would replace it), or with `foreign_ok` (train.force_resume)
+    is skipped with a warning."""
     newest, previous = Path(run_dir) / CHECKPOINT, Path(run_dir) / PREVIOUS
     if previous.exists() and not newest.exists():
         log.warning("%s is missing (the run died while replacing it); using %s", newest, previous)
@@ -104,6 +118,14 @@ def checkpoints(run_dir: Path) -> Iterator[dict]:
             continue
         try:
             ckpt = read_checkpoint(path)
+        except ForeignCheckpoint as err:
+            if not foreign_ok:
+                raise ResumeError(f"{path} was not written by glorot-repro ({err}); pick another "
+                                  f"hydra.run.dir, or pass train.force_resume=true to start a new "
+                                  f"run there anyway (it replaces the file)") from None
+            log.warning("%s was not written by glorot-repro (%s); starting a new run over it "
+                        "(train.force_resume)", path, err)
+            continue
         except Exception as err:  # a bad digest, a torn zip, a foreign pickle: all are damage
             reason = " ".join(str(err).split())  # one line, whatever the library says
             log.warning("checkpoint %s is damaged (%s); trying the previous one", path, reason)
@@ -116,6 +138,6 @@ def checkpoints(run_dir: Path) -> Iterator[dict]:
                           f"to start the run over, or pick another hydra.run.dir")
 
 
-def load_checkpoint(run_dir: Path) -> dict | None:
+def load_checkpoint(run_dir: Path, foreign_ok: bool = False) -> dict | None:
     """The run dir's newest intact checkpoint, or None if it has none."""
-    return next(checkpoints(run_dir), None)
+    return next(checkpoints(run_dir, foreign_ok), None)

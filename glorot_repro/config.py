@@ -62,6 +62,8 @@ class TrainConf:
     eval_batch_size: int = 1_000
     # Resume a run dir's checkpoint even though the config differs from the one it was written
     # with (keys outside RESUMABLE_CHANGES); without it such a resume is refused, naming the keys.
+    # Also: start a run in a dir holding files glorot-repro did not write (a foreign checkpoint,
+    # event files or summary), which is refused otherwise; their event files are kept.
     force_resume: bool = False
     replicas: ReplicaConf = field(default_factory=ReplicaConf)
 
@@ -156,13 +158,16 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
 def register_configs() -> None:
     node = OmegaConf.structured(Config)
     # The schema also brings the Hydra settings that are code, not configuration: callbacks that
-    # check the config and create the output dir before Hydra does, so that a bad value or an
-    # unwritable dir gives a one-line error and leaves nothing behind, and that say where a
-    # sweep's logs went (glorot_repro/callbacks.py).
+    # check the config, then create and lock the output dir before Hydra does, so that a bad
+    # value, an unwritable or a busy dir gives a one-line error and leaves nothing behind, and
+    # that say where a sweep's logs went (glorot_repro/callbacks.py); and no `.hydra/` written by
+    # Hydra: train() writes it once the run dir is known to be ours and resumable, so a refused
+    # resume leaves the old run's config as it was.
     with open_dict(node):
         node.hydra = {"callbacks": {
             "start": {"_target_": "glorot_repro.callbacks.CheckAtStart"},
-            "sweep_logs": {"_target_": "glorot_repro.callbacks.SweepLogs"}}}
+            "sweep_logs": {"_target_": "glorot_repro.callbacks.SweepLogs"}},
+            "output_subdir": None}
     ConfigStore.instance().store(name="base_config", node=node)
 
 

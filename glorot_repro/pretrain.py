@@ -37,6 +37,7 @@ PRETRAININGS = ("none", "dae")
 MASK_SEED_OFFSET = 2008
 
 Report = Callable[[int, dict[str, float]], None]  # (step, scalars) -> logged
+Stopped = Callable[[], bool]  # a stop was requested (Ctrl-C, SIGTERM)
 
 
 def pretrain_updates(cfg) -> int:
@@ -45,10 +46,12 @@ def pretrain_updates(cfg) -> int:
 
 
 def pretrain(model: DeepMLP, stream: Stream, cfg, input_bounds: tuple[float, float],
-             report: Report) -> None:
-    """Pre-train `model` in place as cfg.pretrain.name says (none: leave it as initialised)."""
+             report: Report, stopped: Stopped = lambda: False) -> bool:
+    """Pre-train `model` in place as cfg.pretrain.name says (none: leave it as initialised).
+    Returns False if `stopped()` ended it before its last update."""
     if cfg.pretrain.name == "dae":
-        pretrain_dae(model, stream, cfg, input_bounds, report)
+        return pretrain_dae(model, stream, cfg, input_bounds, report, stopped)
+    return True
 
 
 def reconstruction_cost(a: torch.Tensor, target: torch.Tensor,
@@ -66,12 +69,13 @@ def reconstruction_cost(a: torch.Tensor, target: torch.Tensor,
 
 
 def pretrain_dae(model: DeepMLP, stream: Stream, cfg, input_bounds: tuple[float, float],
-                 report: Report) -> None:
+                 report: Report, stopped: Stopped = lambda: False) -> bool:
     """Greedy layer-wise DAE pre-training of `model`'s hidden layers in place (module docstring).
     Reports the mean reconstruction cost since the last report as pretrain/layer<l>/reconstruction
     every `pretrain.log_every` updates and at each layer's last, at step = pre-training updates
     done so far (over all layers). A cost that is no longer finite stops the run: fine-tuning
-    from NaN weights would only waste the budget."""
+    from NaN weights would only waste the budget. Checks `stopped()` before each update and
+    returns False if it says so (nothing of pre-training is kept then), True when done."""
     p = cfg.pretrain
     weight = model.output.weight
     masks = torch.Generator(device=weight.device).manual_seed(cfg.seed + MASK_SEED_OFFSET)
@@ -83,6 +87,8 @@ def pretrain_dae(model: DeepMLP, stream: Stream, cfg, input_bounds: tuple[float,
         params = [layer.weight, layer.bias, c]
         window, n = torch.zeros((), dtype=torch.float64, device=weight.device), 0
         for k in range(1, p.updates_per_layer + 1):
+            if stopped():
+                return False
             z, _ = stream.next_batch(cfg.train.batch_size)
             with torch.no_grad():
                 for below in model.hidden[:l]:
@@ -106,3 +112,4 @@ def pretrain_dae(model: DeepMLP, stream: Stream, cfg, input_bounds: tuple[float,
                 report(step, {f"pretrain/layer{l + 1}/reconstruction": mean})
                 window.zero_()
                 n = 0
+    return True

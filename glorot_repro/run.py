@@ -23,7 +23,8 @@ from glorot_repro.pretrain import pretrain, pretrain_updates
 from glorot_repro.probes import run_probes
 from glorot_repro.provenance import git_commit, versions
 from glorot_repro.rng import rng_state, set_rng_state
-from glorot_repro.tblog import log_histograms, log_scalars, open_writer, sync_events
+from glorot_repro.tblog import (EVENTS_GLOB, SUFFIX, close_writer, log_histograms, log_scalars,
+                                open_writer, sync_events)
 
 log = logging.getLogger("glorot_repro.train")
 
@@ -58,7 +59,9 @@ class Run:
         self.progress = Progress()
         self.resumed = False  # from a checkpoint, at progress.update
         self.status = "running"
+        self.summary = None  # once finish() wrote it
         self.writer = None
+        self.vouched = None  # the event files the resumed checkpoint was written after (names)
         # Pre-training's updates come first on the step axis of the event files: supervised update
         # u is logged at step u + step_offset, so step x batch size is the examples seen (Fig. 11).
         self.step_offset = pretrain_updates(cfg)
@@ -67,9 +70,12 @@ class Run:
     def resume(self, update: int | None = None) -> bool:
         """Load the run dir's newest intact checkpoint (or the one at `update`), if any: rerunning
         a command continues where it stopped."""
-        ckpt = next((c for c in checkpoints(self.run_dir)
+        force = self.cfg.train.force_resume
+        ckpt = next((c for c in checkpoints(self.run_dir, foreign_ok=force)
                      if update is None or c["progress"]["update"] == update), None)
         if ckpt is None:
+            if update is None:
+                self.check_foreign()
             return False
         self.check_config(ckpt["config"])
         try:
@@ -83,6 +89,7 @@ class Run:
         self.progress = Progress(**ckpt["progress"])
         self.window.copy_(ckpt["window"])
         self.window_n = ckpt["window_n"]
+        self.vouched = ckpt.get("events")  # absent from checkpoints older than the list
         self.resumed = True
         log.info("resuming %s from update %d", self.run_dir, self.progress.update)
         return True
@@ -101,21 +108,67 @@ class Run:
         log.warning("resuming %s with a changed config (train.force_resume): %s", self.run_dir,
                     "; ".join(changes))
 
+    def check_foreign(self) -> None:
+        """Refuse a run dir without a checkpoint of ours that holds event files or a summary
+        someone else wrote, unless train.force_resume says so: a fresh run would cut the event
+        files and replace the summary. Ours carry SUFFIX (a run killed before its first
+        checkpoint); a summary is ours only next to them."""
+        files = sorted(self.run_dir.glob(EVENTS_GLOB))
+        foreign = [p.name for p in files if not p.name.endswith(SUFFIX)]
+        if (self.run_dir / "summary.json").exists() and len(foreign) == len(files):
+            foreign.append("summary.json")
+        if not foreign:
+            return
+        if not self.cfg.train.force_resume:
+            raise ResumeError(f"{self.run_dir} holds files glorot-repro did not write "
+                              f"({', '.join(foreign)}) and no checkpoint of its own; pick another "
+                              f"hydra.run.dir, or pass train.force_resume=true to start a run "
+                              f"there anyway (their event files are kept, summary.json replaced)")
+        log.warning("starting a run in %s over files glorot-repro did not write (%s) "
+                    "(train.force_resume): their event files are kept", self.run_dir,
+                    ", ".join(foreign))
+
     def open_log(self) -> None:
         # Cuts what a killed segment logged after its last checkpoint (all of it, if it had none):
         # the steps up to the checkpoint's update are on disk and are not logged again.
         last_saved = self.progress.update + self.step_offset if self.resumed else -1
-        self.writer = open_writer(self.run_dir, last_saved)
+        if self.resumed:
+            self.check_vouched(last_saved)
+        self.writer = open_writer(self.run_dir, last_saved, self.own_event_files(),
+                                  self.vouched or ())
 
-    def pretrain(self) -> None:
+    def own_event_files(self) -> list[Path]:
+        """The event files of the run dir this run wrote, and may cut: those named with SUFFIX
+        or by its checkpoint; all of them, if its checkpoint is older than event files named so
+        (someone else's are left alone under train.force_resume)."""
+        legacy = self.resumed and self.vouched is None
+        return [p for p in sorted(self.run_dir.glob(EVENTS_GLOB))
+                if legacy or p.name.endswith(SUFFIX) or p.name in (self.vouched or ())]
+
+    def check_vouched(self, last_saved: int) -> None:
+        """Warn, one line per file, about event files the checkpoint was written after but that
+        are gone: the steps they held are not logged again."""
+        if self.vouched is None:  # an older checkpoint: only a dir without any can be told
+            missing = [] if any(self.run_dir.glob(EVENTS_GLOB)) else [self.run_dir / EVENTS_GLOB]
+        else:
+            missing = [self.run_dir / name for name in self.vouched
+                       if not (self.run_dir / name).exists()]
+        for path in missing:
+            log.warning("%s is missing behind the checkpoint at update %d in %s: its steps up to "
+                        "%d are lost from the logs", path, self.progress.update, self.run_dir,
+                        last_saved)
+
+    def pretrain(self, stopped) -> bool:
         """Unsupervised pre-training (pretrain.name) before the first supervised update, logged
         at steps 1..step_offset. Only a fresh run pre-trains: a resumed one has its pre-trained
-        weights in its checkpoint (train.py writes one at update 0 after pre-training)."""
+        weights in its checkpoint (train.py writes one at update 0 after pre-training).
+        Returns False if `stopped()` (Ctrl-C, SIGTERM) ended it early."""
         if self.step_offset:
             log.info("pre-training %s: %s, %d updates", self.run_dir, self.cfg.pretrain.name,
                      self.step_offset)
-        pretrain(self.model, self.stream, self.cfg, input_bounds(self.cfg.dataset.signed_pixels),
-                 lambda step, scalars: log_scalars(self.writer, scalars, step))
+        return pretrain(self.model, self.stream, self.cfg,
+                        input_bounds(self.cfg.dataset.signed_pixels),
+                        lambda step, scalars: log_scalars(self.writer, scalars, step), stopped)
 
     def evaluate(self, u: int, valid, test) -> dict[str, float]:
         """Validation and test error on the full sets, the online training error since the last
@@ -150,11 +203,24 @@ class Run:
             "model": {k: v.clone() for k, v in self.model.state_dict().items()},
             "stream": self.stream.state_dict(), "rng": rng_state(),
             "progress": asdict(self.progress), "window": self.window.cpu(),
-            "window_n": self.window_n, "config": OmegaConf.to_container(self.cfg, resolve=True)})
+            "window_n": self.window_n, "config": OmegaConf.to_container(self.cfg, resolve=True),
+            "events": [p.name for p in self.own_event_files()]})
 
     def close_log(self) -> None:
         if self.writer is not None:
-            self.writer.close()
+            writer, self.writer = self.writer, None
+            close_writer(writer)
+
+    def ended(self) -> dict | None:
+        """The summary of a replica whose run ended by diverging, in an earlier segment: it
+        keeps its last good checkpoint and summary, and its stack resumes without it."""
+        try:
+            summary = json.loads((self.run_dir / "summary.json").read_text())
+        except (OSError, ValueError):  # none yet, or not one to go by: the replica resumes
+            return None
+        if isinstance(summary, dict) and summary.get("status") == "diverged":
+            self.status, self.summary = "diverged", summary
+        return self.summary
 
     def finish(self, seconds: float) -> dict:
         """Write summary.json (design.md's keys) and return it."""
@@ -180,12 +246,13 @@ class Run:
         }
         write_atomic(self.run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
         self.report(summary)
+        self.summary = summary
         return summary
 
     def report(self, summary: dict) -> None:
         """The few lines a user reads at the end of a run."""
         if self.status == "diverged":
-            kept = load_checkpoint(self.run_dir)
+            kept = load_checkpoint(self.run_dir, foreign_ok=True)
             where = (f"the last good checkpoint (update {kept['progress']['update']}) is kept in "
                      f"{self.run_dir / CHECKPOINT}" if kept else "no checkpoint had been written yet")
             log.error("diverged: the training loss became NaN/inf between updates %d and %d; %s",

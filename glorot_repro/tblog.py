@@ -1,69 +1,76 @@
 """TensorBoard event files of a run dir: the single source of truth for what was measured."""
 from __future__ import annotations
 
-import os
-import struct
+import logging
+import threading
 from pathlib import Path
+from typing import Collection
 
-from google.protobuf.message import DecodeError
-from tensorboard.compat.proto.event_pb2 import Event
-from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
 from torch.utils.tensorboard import SummaryWriter
 
 from glorot_repro.checkpoint import fsync_path
 from glorot_repro.errors import RUN_DIR_HINT, RunDirError
+from glorot_repro.events import repair
 
 EVENTS_GLOB = "events.out.tfevents.*"
+# Ends the name of every event file a run writes, so that a run dir without a checkpoint of ours
+# tells our event files (a run killed before its first checkpoint) from anyone else's.
+SUFFIX = ".glorot_repro"
+
+log = logging.getLogger("glorot_repro.train")
 
 
-def drop_events_after(run_dir: Path, step: int) -> None:
-    """Cut the run dir's event files back to the summaries logged at `step` or earlier.
+def drop_events_after(run_dir: Path, step: int, files: list[Path] | None = None,
+                      vouched: Collection[str] = ()) -> None:
+    """Cut the run dir's event files back to the intact summaries logged at `step` or earlier,
+    saying in one warning per file what damage (a flipped byte, a torn record) lost.
 
     A run killed after its last checkpoint logged steps that its resumed segment logs again.
     TensorBoard's purge_step hides them only from readers that honour it, so they are cut out of
-    the files. Each segment writes its own file in step order, so what goes is a file's tail, and
-    one truncation removes it: a kill during the cut never leaves a step twice."""
-    for path in sorted(Path(run_dir).glob(EVENTS_GLOB)):
-        data = path.read_bytes()
-        end, has_summaries = _intact_prefix(data, step)
-        if not has_summaries:
-            path.unlink()  # nothing left worth reading
-        elif end < len(data):
-            os.truncate(path, end)
+    the files (glorot_repro/events.py); a damaged record is dropped there too, where TensorBoard's
+    reader would stop and hide every intact record after it.
+
+    `files`: the run's own event files (default: all of the dir's). Those named in `vouched` (by
+    the checkpoint resumed from) are kept even when no summary is left in them, so that a later
+    resume from the same checkpoint does not find them missing."""
+    for path in files if files is not None else sorted(Path(run_dir).glob(EVENTS_GLOB)):
+        lost = repair(path, step, keep_empty=path.name in vouched)
+        if lost:
+            log.warning("%s", lost)
 
 
-def _intact_prefix(data: bytes, step: int) -> tuple[int, bool]:
-    """How many leading bytes of an event file hold whole, intact records of `step` or earlier,
-    and whether a summary is among them. A record torn by a kill ends the prefix too.
-
-    Records are TFRecords: u64 length, u32 masked crc32c of the length, data, u32 crc of the data.
-    Only the length's crc is checked (the data's, in pure Python, would take seconds per MB): a
-    damaged length is what would make the rest unframeable."""
-    pos, has_summaries = 0, False
-    while pos + 12 <= len(data):
-        length_bytes = data[pos:pos + 8]
-        if struct.unpack("<I", data[pos + 8:pos + 12])[0] != masked_crc32c(length_bytes):
-            break
-        end = pos + 12 + struct.unpack("<Q", length_bytes)[0] + 4
-        if end > len(data):
-            break
-        try:
-            event = Event.FromString(data[pos + 12:end - 4])
-        except DecodeError:
-            break
-        if event.HasField("summary"):
-            if event.step > step:
-                break
-            has_summaries = True
-        pos = end
-    return pos, has_summaries
-
-
-def open_writer(run_dir: Path, last_saved: int) -> SummaryWriter:
+def open_writer(run_dir: Path, last_saved: int, files: list[Path],
+                vouched: Collection[str]) -> SummaryWriter:
     """A SummaryWriter for a run (re)starting after update `last_saved` (-1: from scratch), with
-    what a killed segment logged after that update cut first."""
-    drop_events_after(run_dir, last_saved)
-    return SummaryWriter(str(run_dir))
+    what a killed segment logged after that update cut first (drop_events_after)."""
+    drop_events_after(run_dir, last_saved, files, vouched)
+    quiet_writer_threads()
+    try:
+        return SummaryWriter(str(run_dir), filename_suffix=SUFFIX)
+    except OSError as err:
+        raise event_write_error(run_dir, err) from err
+
+
+def event_write_error(run_dir: Path, err: OSError) -> RunDirError:
+    return RunDirError(f"could not write the event files in {run_dir} ({err.strerror or err}); "
+                       f"{RUN_DIR_HINT}")
+
+
+def quiet_writer_threads() -> None:
+    """TensorBoard writes events from a thread, which dies on a failed write (a full disk) with a
+    long traceback; the writer raises the same error in the main thread at its next call, where
+    it ends the run with one line. So the thread's traceback is not printed."""
+    previous = threading.excepthook
+    if getattr(previous, "quiets_event_writers", False):
+        return
+
+    def hook(args):
+        if not (isinstance(args.thread, _AsyncWriterThread) and issubclass(args.exc_type, OSError)):
+            previous(args)
+
+    hook.quiets_event_writers = True
+    threading.excepthook = hook
 
 
 def sync_events(writer: SummaryWriter, run_dir: Path) -> None:
@@ -74,20 +81,32 @@ def sync_events(writer: SummaryWriter, run_dir: Path) -> None:
         for path in Path(run_dir).glob(EVENTS_GLOB):
             fsync_path(path)
     except OSError as err:
-        raise RunDirError(f"could not write the event files in {run_dir} ({err.strerror or err}); "
-                          f"{RUN_DIR_HINT}") from err
+        raise event_write_error(run_dir, err) from err
 
 
 def log_scalars(writer: SummaryWriter, scalars: dict[str, float], step: int) -> None:
-    for tag, value in scalars.items():
-        writer.add_scalar(tag, value, step)
+    try:
+        for tag, value in scalars.items():
+            writer.add_scalar(tag, value, step)
+    except OSError as err:
+        raise event_write_error(Path(writer.get_logdir()), err) from err
 
 
 def log_histograms(writer: SummaryWriter, histograms: dict, step: int) -> None:
     """Histograms binned on the device (stats.histogram), written as TensorBoard's raw form.
     TensorBoard draws a histogram from its min to its max: both are the fixed range's ends (the
     values beyond it sit in the end bins), so every histogram of a quantity shares one axis."""
-    for tag, h in histograms.items():
-        writer.add_histogram_raw(tag, min=h.edges[0], max=h.edges[-1], num=h.num, sum=h.sum,
-                                 sum_squares=h.sum_squares, bucket_limits=h.edges[1:],
-                                 bucket_counts=h.counts, global_step=step)
+    try:
+        for tag, h in histograms.items():
+            writer.add_histogram_raw(tag, min=h.edges[0], max=h.edges[-1], num=h.num, sum=h.sum,
+                                     sum_squares=h.sum_squares, bucket_limits=h.edges[1:],
+                                     bucket_counts=h.counts, global_step=step)
+    except OSError as err:
+        raise event_write_error(Path(writer.get_logdir()), err) from err
+
+
+def close_writer(writer: SummaryWriter) -> None:
+    try:
+        writer.close()
+    except OSError as err:
+        raise event_write_error(Path(writer.get_logdir()), err) from err

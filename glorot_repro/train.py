@@ -57,18 +57,34 @@ def replica_runs(cfg: DictConfig, run_dir: Path) -> list[tuple[DictConfig, Path]
     return out
 
 
-def save_config(cfg: DictConfig, run_dir: Path) -> None:
-    """A replica's own config where Hydra puts a lone run's, so tools read both alike."""
+def save_config(cfg: DictConfig, run_dir: Path, hydra_files: bool = False) -> None:
+    """.hydra/config.yaml, and with `hydra_files` Hydra's hydra.yaml and overrides.yaml: what
+    Hydra writes itself unless told not to (config.py tells it not to, so a refused resume leaves
+    the old run labelled as it was). A replica gets its own config there, so tools read a lone
+    run's and a replica's alike."""
     from omegaconf import OmegaConf
 
+    from glorot_repro.checkpoint import write_atomic
+
+    files = {"config.yaml": cfg}
+    if hydra_files:
+        from hydra.core.hydra_config import HydraConfig
+
+        hydra_cfg = HydraConfig.get()
+        files |= {"hydra.yaml": OmegaConf.create({"hydra": hydra_cfg}),
+                  "overrides.yaml": hydra_cfg.overrides.task}
     (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
+    for name, content in files.items():
+        write_atomic(run_dir / ".hydra" / name, OmegaConf.to_yaml(content).encode())
 
 
 def common_start(runs: list[Run]) -> int:
     """The update all runs resume from, once each has loaded its newest checkpoint. Replicas are
     checkpointed one after another, so a kill between two leaves some a checkpoint ahead: those
-    step back to their previous checkpoint, at the others' update."""
+    step back to their previous checkpoint, at the others' update. With none (all of a stack's
+    replicas diverged in earlier segments): 0, where the loop finds nothing left to run."""
+    if not runs:
+        return 0
     start = min(r.progress.update for r in runs)
     for r in runs:
         if r.progress.update != start and not r.resume(update=start):
@@ -108,8 +124,18 @@ class StopRequest:
 
 def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     """Train, log and checkpoint one model, or K replicas together. Returns the run's summary;
-    with replicas, {"status": the worst, "replicas": [each run's summary]}."""
+    with replicas, {"status": the worst, "replicas": [each run's summary]}.
+
+    One process per run dir: a second one is refused (glorot_repro/lock.py)."""
+    from glorot_repro.lock import locked
+
+    with locked(run_dir):
+        return _train(cfg, Path(run_dir))
+
+
+def _train(cfg: DictConfig, run_dir: Path) -> dict:
     import torch
+    from hydra.core.hydra_config import HydraConfig
     from tqdm import tqdm
 
     from glorot_repro.config import validate
@@ -130,7 +156,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     probe_x, probe_y = (t[:cfg.log.probe_size] for t in data.test)  # the paper's 300 examples
 
     # Models: each seed fixes its initial weights; biases start at 0 (paper Sec. 2.3).
-    plan = replica_runs(cfg, Path(run_dir))
+    plan = replica_runs(cfg, run_dir)
     windows = torch.zeros(len(plan), 2, dtype=torch.float64, device=device)  # loss sum, wrong
     runs = []
     for k, (run_cfg, run_path) in enumerate(plan):
@@ -138,21 +164,29 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
         model = DeepMLP(data.n_inputs, data.n_classes, cfg.model.depth, cfg.model.width,
                         cfg.activation.name, run_cfg.init.name).to(device)
         runs.append(Run(run_path, run_cfg, model, data.new_stream(run_cfg.seed), windows[k]))
-        if len(plan) > 1:
-            save_config(run_cfg, run_path)
     sgd = make_sgd([r.model for r in runs], [r.cfg.train.lr for r in runs], cfg, device)
 
-    # Resume: rerunning the same command in the same run dir continues where it stopped.
-    for r in runs:
+    # Resume: rerunning the same command in the same run dir continues where it stopped. A
+    # replica that diverged in an earlier segment has ended (it keeps its last good checkpoint,
+    # maybe none): the others resume without it.
+    going_on = [r for r in runs if len(runs) == 1 or r.ended() is None]
+    for r in going_on:
         r.resume()
-    u = start = common_start(runs)
+    u = start = common_start(going_on)
     if u > tc.updates:
         raise ResumeError(f"the checkpoint in {run_dir} stands at update {u}, past "
                           f"train.updates={tc.updates}; pass train.updates={u} or more to continue "
                           f"it, or pick another hydra.run.dir")
+    # The run dirs are ours and resumable: only now is their config (re)written. A Hydra job's
+    # .hydra/ goes where Hydra would have written it.
+    if HydraConfig.initialized():
+        save_config(cfg, run_dir, hydra_files=True)
+    if len(runs) > 1:
+        for r in going_on:
+            save_config(r.cfg, r.run_dir)
     resumed_at = u if any(r.resumed for r in runs) else None
-    base_seconds = runs[0].progress.seconds
-    for r in runs:
+    base_seconds = going_on[0].progress.seconds if going_on else 0.0
+    for r in going_on:
         r.open_log()
 
     def elapsed() -> float:
@@ -161,14 +195,17 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     # Pre-trained weights must survive a kill: the checkpoint at update 0 keeps them.
     pretrained = any(r.step_offset for r in runs)
     try:
-        # Pre-training: a fresh start only (a resumed run's checkpoint holds its weights). A kill
-        # or Ctrl-C during it loses it all; the rerun starts it again.
-        if resumed_at is None:
-            for r in runs:
-                r.pretrain()
         with tqdm(total=tc.updates, initial=u, desc="updates", unit="upd",
                   disable=not cfg.log.progress, dynamic_ncols=True,
                   mininterval=1.0) as bar, StopRequest() as stop:
+            # Pre-training: a fresh start only (a resumed run's checkpoint holds its weights). A
+            # kill, Ctrl-C or SIGTERM during it loses it all (stopped, the runs end interrupted
+            # without a checkpoint, so the loop below does nothing); the rerun starts it again.
+            pretraining_stopped = resumed_at is None and not all(
+                r.pretrain(lambda: stop.requested) for r in going_on)
+            if pretraining_stopped:
+                for r in going_on:
+                    r.status = "interrupted"
             while True:
                 # Divergence: one host sync every train.check_every updates, for all models.
                 if u % tc.check_every == 0 or u == tc.updates:
@@ -177,8 +214,10 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
                             r.progress.update = u
                             if finite:
                                 r.progress.checked = u
-                            else:
+                            else:  # its run ends here, as if alone, whatever the others do
                                 r.status = "diverged"
+                                r.close_log()
+                                r.finish(elapsed())
                 live = [r for r in runs if r.status == "running"]
                 if not live:
                     break
@@ -229,9 +268,12 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     finally:  # a crash leaves no summary, only closed event files and the last checkpoint
         for r in runs:
             r.close_log()
-    summaries = [r.finish(elapsed()) for r in runs]
+    summaries = [r.summary or r.finish(elapsed()) for r in runs]
 
-    if any(r.status == "interrupted" for r in runs):
+    if pretraining_stopped:
+        log.warning("interrupted during pre-training, which keeps no checkpoint; rerun the same "
+                    "command with hydra.run.dir=%s to start it over.", run_dir)
+    elif any(r.status == "interrupted" for r in runs):
         log.warning("interrupted at update %d; checkpoint saved. Rerun the same command with "
                     "hydra.run.dir=%s to resume.", u, run_dir)
     log.info("logs: %s", run_dir)
