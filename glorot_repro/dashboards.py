@@ -14,6 +14,7 @@ from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
 from tensorboard.plugins.custom_scalar import layout_pb2, metadata
 
 CATEGORY = "Glorot & Bengio (2010): per-layer statistics"
+MARGIN_CATEGORY = "Glorot & Bengio (2010), Fig. 2: activation mean +- std"
 
 # (title, the per-layer tags drawn together; {l} is the layer). A multiline chart of every layer's
 # tags, each layer's measurement beside its prediction where the run logged one.
@@ -30,14 +31,16 @@ MULTILINE = [
     ("Sec. 4.2: pre-activation std", ["preact/layer{l}/std"]),
     ("Figs. 11, 12: error (%)", ["error/train", "error/valid", "error/test"]),
 ]
-# Fig. 2: each layer's activation mean with its +-1 std band.
+# Fig. 2: each layer's activation mean with its +-1 std band. Its own category, first: the
+# dashboard draws margin charts after all multiline ones of a category.
 MARGIN = ("Fig. 2: activation mean +- std", ("act/layer{l}/mean", "act/layer{l}/mean_minus_std",
                                              "act/layer{l}/mean_plus_std"))
 
 
 def _exactly(tag: str) -> str:
-    """The custom-scalars plugin reads a chart's tags as regexes matched at the start of a tag:
-    anchored at the end too, act/layer1/std neither picks act/layer1/std_... nor layer10."""
+    """The custom-scalars plugin reads a multiline chart's tags as regexes matched at the start of
+    a tag: anchored at the end too, act/layer1/std picks neither act/layer1/std_... nor layer10.
+    (A margin chart's series name their tags literally.)"""
     return re.escape(tag) + "$"
 
 
@@ -51,23 +54,25 @@ def layout(tags: Iterable[str]) -> layout_pb2.Layout:
     a chart for each statistic it has, drawing the layers it has."""
     tags = set(tags)
     layers = _layers(tags)
-    charts = []
     series = []
     for l in layers:
         value, lower, upper = (p.format(l=l) for p in MARGIN[1])
         if {value, lower, upper} <= tags:
-            series.append(layout_pb2.MarginChartContent.Series(
-                value=_exactly(value), lower=_exactly(lower), upper=_exactly(upper)))
+            series.append(layout_pb2.MarginChartContent.Series(value=value, lower=lower,
+                                                               upper=upper))
+    categories = []
     if series:
-        charts.append(layout_pb2.Chart(title=MARGIN[0],
-                                       margin=layout_pb2.MarginChartContent(series=series)))
+        categories.append(layout_pb2.Category(title=MARGIN_CATEGORY, chart=[layout_pb2.Chart(
+            title=MARGIN[0], margin=layout_pb2.MarginChartContent(series=series))]))
+    charts = []
     for title, patterns in MULTILINE:
         wanted = [p.format(l=l) for l in layers for p in patterns] if "{l}" in patterns[0] else patterns
         present = [_exactly(t) for t in wanted if t in tags]
         if present:
             charts.append(layout_pb2.Chart(
                 title=title, multiline=layout_pb2.MultilineChartContent(tag=present)))
-    return layout_pb2.Layout(category=[layout_pb2.Category(title=CATEGORY, chart=charts)])
+    categories.append(layout_pb2.Category(title=CATEGORY, chart=charts))
+    return layout_pb2.Layout(category=categories)
 
 
 def write_layout(writer, scalars_layout: layout_pb2.Layout, step: int) -> None:

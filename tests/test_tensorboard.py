@@ -1,6 +1,7 @@
 """The dashboards as a real TensorBoard serves them: a server on 127.0.0.1 over a smoke run
 (train.step=autograd, probed through hooks) and a watched user CNN, read through its HTTP API."""
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -84,15 +85,17 @@ def test_tensorboard_serves_per_statistic_charts_and_fixed_range_histograms(logd
         wait_for(port, proc, loaded)
         assert set(get(port, "/data/runs")) == {SMOKE, USER}  # named by their dirs, not "."
         charts = {}
-        for chart in get(port, "/data/plugin/custom_scalars/layout")["category"][0]["chart"]:
-            charts.setdefault(chart["title"], []).append(chart)  # one per run's layout
+        for category in get(port, "/data/plugin/custom_scalars/layout")["category"]:
+            for chart in category["chart"]:
+                charts.setdefault(chart["title"], []).append(chart)  # one per run's layout
         assert set(PER_LAYER_CHARTS) <= charts.keys()
 
-        # Every regex of every chart names exactly one tag of the run it was written for, with
-        # data: the smoke run's (depth 5) or the CNN's (depth 2); each run has every layer.
+        # Each chart names every layer's tag of each run (the smoke run's 5, the CNN's 2), and the
+        # server finds that tag's data under it: a multiline chart's regex (anchored, so it
+        # matches that tag alone), a margin chart's literal tag.
         def series(chart):
             if "margin" in chart:
-                return [r for s in chart["margin"]["series"] for r in s.values()]
+                return [re.escape(t) + "$" for s in chart["margin"]["series"] for t in s.values()]
             return chart["multiline"]["tag"]
 
         for title in PER_LAYER_CHARTS:
@@ -105,13 +108,14 @@ def test_tensorboard_serves_per_statistic_charts_and_fixed_range_histograms(logd
                     wanted = [stat.format(l=l)] + (["theory/" + stat.format(l=l)]
                                                    if theory and "theory" in title else [])
                     for tag in wanted:
-                        assert tag + "$" in regexes, (title, tag)
+                        regex = re.escape(tag) + "$"
+                        assert regex in regexes, (title, tag)
                         found = get(port, "/data/plugin/custom_scalars/scalars", run=run,
-                                    tag=tag + "$")["tag_to_events"]
+                                    tag=regex)["tag_to_events"]
                         assert list(found) == [tag] and found[tag], (run, tag)
         fig9 = {r for chart in charts["Fig. 9: weight-gradient std over minibatches"]
                 for r in series(chart)}
-        assert fig9 == {f"wgrad/layer{l}/batch_std$" for l in range(1, 7)}  # lean/autograd runs only
+        assert fig9 == {re.escape(f"wgrad/layer{l}/batch_std") + "$" for l in range(1, 7)}  # lean/autograd runs only
 
         # Histograms: every layer's, each bucket inside the quantity's fixed range.
         hist_tags = get(port, "/data/plugin/histograms/tags")
