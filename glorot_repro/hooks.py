@@ -144,7 +144,7 @@ def _capture(hooks: _Hooks, x: torch.Tensor, y: torch.Tensor,
 
 
 class WatchHandle:
-    """Logs the model's layers at backward passes 0, every, 2 every, ...; remove() detaches it."""
+    """Logs the model's layers at training steps 0, every, 2 every, ...; remove() detaches it."""
 
     def __init__(self, model, writer, every, probe, modules, loss_fn, reduction, bins,
                  grad_range, wgrad_range):
@@ -153,8 +153,7 @@ class WatchHandle:
         # A mean loss gives dC/ds^l / B for each example: times B, the per-example delta^l.
         self.mean_loss = {"mean": True, "sum": False}[reduction]
         self.bins, self.grad_range, self.wgrad_range = bins, grad_range, wgrad_range
-        self.backwards = 0  # backward passes through the model's output so far: the step
-        self.logged = -1  # the last step logged
+        self.steps = 0  # training steps so far
         self.laid_out = False
         self._busy = False  # inside our own pass on the probe batch
         self._rec = None  # the due step's recording, open during its forward
@@ -162,16 +161,21 @@ class WatchHandle:
         self._handles = [model.register_forward_pre_hook(self._before_forward),
                          model.register_forward_hook(self._after_forward)]
 
-    # Every forward pays these two calls and one hook on its output; only a due step does more.
+    # A step is a forward pass with gradients on (a training step; evaluations run under no_grad).
+    # Every forward pays these two calls, which return at once between logging steps: counting
+    # backward passes instead would put a hook on every step's output, a measurable cost.
     def _before_forward(self, module, args):
-        if self._busy:
-            return
-        self._drop_pending()  # a recorded pass that had no backward logs nothing
+        if self._busy or not torch.is_grad_enabled():
+            return  # our own pass on the probe batch, or an evaluation
+        if self._pending is not None:  # the due step's forward had no backward: not its step
+            self._drop_pending()
+            self.steps -= 1
         if self._rec is not None:  # left open by a forward that raised
             self.hooks.stop()
             self._rec = None
-        step = self.backwards
-        if step % self.every or step == self.logged or not torch.is_grad_enabled():
+        step = self.steps
+        self.steps += 1
+        if step % self.every:
             return
         if self.probe is None:
             self._rec = self.hooks.start(args[0])
@@ -184,20 +188,13 @@ class WatchHandle:
         self._log(internals, ranges, step)
 
     def _after_forward(self, module, args, out):
-        if self._busy:
+        if self._rec is None or self._busy:
             return
-        out = _first_tensor(out)
         rec, self._rec = self._rec, None
-        if rec is not None:
-            self.hooks.stop()
-        if out is None or not out.requires_grad:
-            return
-        if rec is not None:
-            self._arm(rec, out, self.backwards)
-        out.register_hook(self._count)
-
-    def _count(self, grad):
-        self.backwards += 1
+        self.hooks.stop()
+        out = _first_tensor(out)
+        if out is not None and out.requires_grad:
+            self._arm(rec, out, self.steps - 1)
 
     def _arm(self, rec: _Forward, out: torch.Tensor, step: int) -> None:
         """One hook on s^1..s^D, the output and the weights, called once the backward pass has
@@ -227,7 +224,6 @@ class WatchHandle:
         log_scalars(self.writer, scalars, step)
         log_histograms(self.writer, probe_histograms(ranges, internals, self.grad_range,
                                                      self.wgrad_range, self.bins), step)
-        self.logged = step
 
     def remove(self) -> None:
         self._drop_pending()
@@ -240,8 +236,10 @@ def watch(model: nn.Module, writer, every: int = 1000, probe=None, modules=None,
           loss_fn: Callable = F.cross_entropy, reduction: str = "mean", bins: int = 101,
           grad_range: float = 0.1, wgrad_range: float = 0.01) -> WatchHandle:
     """Log `model`'s per-layer statistics and histograms to the SummaryWriter `writer` at the
-    first backward pass and every `every`-th after it, on that step's minibatch, or on the fixed
-    batch probe=(x, y) (its own forward and backward pass, before the step's forward).
+    first training step and every `every`-th after it, on that step's minibatch (read during its
+    forward and backward passes), or on the fixed batch probe=(x, y) (its own forward and backward
+    pass, before the step's forward). A step is a forward pass with gradients enabled: evaluate
+    under torch.no_grad().
 
     modules: more activation module types or instances (nn.GELU, my_block.act) beyond sigmoid,
     tanh, softsign, relu, softplus. loss_fn(output, y): the probe batch's cost (a mean).

@@ -168,17 +168,20 @@ class Spy(nn.Module):
 
 
 def test_between_logging_steps_no_layer_carries_a_hook(tmp_path):
-    """Only a due step's forward carries the recording hooks; remove() leaves none at all, and
-    a backward after it logs nothing."""
+    """Only a due step's forward carries the recording hooks; a due forward with no backward
+    (a look at the outputs with gradients on) leaves the step to the next forward; remove()
+    leaves no hook at all, and steps after it log nothing."""
     torch.manual_seed(0)
     tanh, relu = nn.Tanh(), nn.ReLU()
     spy = Spy([tanh, relu])
     model = nn.Sequential(nn.Linear(4, 6), tanh, spy, nn.Linear(6, 6), relu, nn.Linear(6, 2))
     writer = SummaryWriter(str(tmp_path))
     handle = watch(model, writer, every=4)
-    for _ in range(9):
+    for step in range(9):
+        if step == 4:
+            model(torch.randn(5, 4))
         F.cross_entropy(model(torch.randn(5, 4)), torch.randint(0, 2, (5,))).backward()
-    assert spy.seen == [2, 0, 0, 0, 2, 0, 0, 0, 2]
+    assert spy.seen == [2, 0, 0, 0, 2, 2, 0, 0, 0, 2]
     handle.remove()
     assert all(not (m._forward_hooks or m._forward_pre_hooks) for m in model.modules())
     for _ in range(5):
