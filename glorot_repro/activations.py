@@ -5,6 +5,7 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from glorot_repro.errors import lookup
 
@@ -27,6 +28,18 @@ ACTIVATIONS: dict[str, Activation] = {
 
 def get_activation(name: str) -> Activation:
     return lookup(ACTIVATIONS, name, "activation")
+
+
+# The same functions as torch's own modules: DeepMLP applies one, so a forward hook on it sees each
+# hidden layer's s^l and z^l, as on any user's model (glorot_repro/hooks.py).
+MODULES: dict[str, type[nn.Module]] = {
+    "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "softsign": nn.Softsign, "relu": nn.ReLU,
+    "softplus": nn.Softplus,
+}
+
+
+def activation_module(name: str) -> nn.Module:
+    return lookup(MODULES, name, "activation")()
 
 
 # f'(s), for the explicit backprop of the lecture's equations and for layer Jacobians (Sec. 4.2.2).

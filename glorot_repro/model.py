@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from glorot_repro.activations import get_activation
+from glorot_repro.activations import activation_module
 from glorot_repro.init import init_linear_
 
 
@@ -18,7 +18,7 @@ class DeepMLP(nn.Module):
                  activation: str = "tanh", init: str = "normalized"):
         super().__init__()
         self.activation_name = activation
-        self.f = get_activation(activation)
+        self.f = activation_module(activation)  # one module, applied to every hidden layer
         sizes = [n_inputs] + [width] * depth
         self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.output = nn.Linear(width, n_classes)

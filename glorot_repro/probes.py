@@ -18,9 +18,13 @@ class Internals:
     x: torch.Tensor  # the probe inputs z^0
     pre: list[torch.Tensor]  # s^l, l = 1..D
     act: list[torch.Tensor]  # z^l
-    grad: list[torch.Tensor]  # dC_x/ds^l for each probe example x (the lecture's delta^l)
+    # dC_x/ds^l for each probe example x (the lecture's delta^l); None where a hooked model's s^l
+    # is not on the cost's graph
+    grad: list[torch.Tensor | None]
     logit_grad: torch.Tensor  # dC_x/ds^{D+1} at the softmax's input, per probe example
-    wgrad: list[torch.Tensor]  # dC/dW^l, l = 1..D+1, of the mean cost over the probe set
+    # dC/dW^l, l = 1..D+1, of the mean cost over the probe set; None where hooks cannot tell
+    # which weight feeds a layer
+    wgrad: list[torch.Tensor | None]
 
 
 def layer_internals(model: DeepMLP, x: torch.Tensor, y: torch.Tensor, loss: str) -> Internals:
@@ -68,20 +72,39 @@ def layer_jacobians(model: DeepMLP, pre: list[torch.Tensor], examples: int) -> l
             for l in range(1, len(pre))]
 
 
-def probe_scalars(model: DeepMLP, internals: Internals, jacobian_examples: int,
-                  batch_size: int) -> dict[str, float]:
-    """Scalars under design.md's tags: act/, preact/, grad/, wgrad/, jacobian/."""
+def _layers(tensors: list[torch.Tensor | None]):
+    """(l, tensor) for l = 1.., skipping the layers a hooked model gives no tensor for."""
+    return ((l, t) for l, t in enumerate(tensors, start=1) if t is not None)
+
+
+def layer_scalars(internals: Internals) -> dict[str, float]:
+    """act/, preact/, grad/ and wgrad/ moments and percentiles: the tags any model's hidden layers
+    give, whether read from DeepMLP's internals or from hooks (glorot_repro/hooks.py)."""
     out: dict[str, float] = {}
-    for l, (s, z, d) in enumerate(zip(internals.pre, internals.act, internals.grad), start=1):
-        out |= {f"act/layer{l}/{k}": v for k, v in moments(z).items()}
+    for l, z in _layers(internals.act):
+        stats = moments(z)
+        out |= {f"act/layer{l}/{k}": v for k, v in stats.items()}
+        # Fig. 2's band, mean +- std, as its own tags: TensorBoard's margin chart draws a band
+        # between two logged series.
+        out[f"act/layer{l}/mean_minus_std"] = stats["mean"] - stats["std"]
+        out[f"act/layer{l}/mean_plus_std"] = stats["mean"] + stats["std"]
         p02, p98 = percentiles(z)
         # Fig. 3's markers mirror each other about 0: +-(98th percentile of |z|).
         (abs_p98,) = percentiles(z.abs(), (0.98,))
         out |= {f"act/layer{l}/p02": p02, f"act/layer{l}/p98": p98, f"act/layer{l}/abs_p98": abs_p98}
+    for l, s in _layers(internals.pre):
         out |= {f"preact/layer{l}/{k}": v for k, v in moments(s).items()}
+    for l, d in _layers(internals.grad):
         out |= {f"grad/layer{l}/{k}": v for k, v in moments(d).items()}
-    for l, g in enumerate(internals.wgrad, start=1):
+    for l, g in _layers(internals.wgrad):
         out |= {f"wgrad/layer{l}/{k}": v for k, v in moments(g).items()}
+    return out
+
+
+def probe_scalars(model: DeepMLP, internals: Internals, jacobian_examples: int,
+                  batch_size: int) -> dict[str, float]:
+    """Scalars under design.md's tags: act/, preact/, grad/, wgrad/, jacobian/."""
+    out = layer_scalars(internals)
     for l, std in enumerate(minibatch_wgrad_std(internals, batch_size), start=1):
         out[f"wgrad/layer{l}/batch_std"] = std
     if jacobian_examples:
@@ -91,17 +114,16 @@ def probe_scalars(model: DeepMLP, internals: Internals, jacobian_examples: int,
     return out
 
 
-def probe_histograms(activation: str, internals: Internals, grad_range: float,
-                     wgrad_range: float, bins: int) -> dict[str, Histogram]:
+def probe_histograms(act_ranges: list[tuple[float, float]], internals: Internals,
+                     grad_range: float, wgrad_range: float, bins: int) -> dict[str, Histogram]:
     """Fixed bins per quantity, the same at every step, so histograms compare across time and
-    runs: activations over the activation's range (Figs. 4, 6); gradients on +-range around the
-    0-peak (Figs. 7, 8)."""
-    lo, hi = VALUE_RANGES[activation]
-    out = {f"act/layer{l}": histogram(z, lo, hi, bins) for l, z in enumerate(internals.act, 1)}
+    runs: activations over their activation's range (`act_ranges`, one per layer; Figs. 4, 6);
+    gradients on +-range around the 0-peak (Figs. 7, 8)."""
+    out = {f"act/layer{l}": histogram(z, *act_ranges[l - 1], bins) for l, z in _layers(internals.act)}
     out |= {f"grad/layer{l}": histogram(d, -grad_range, grad_range, bins)
-            for l, d in enumerate(internals.grad, 1)}
+            for l, d in _layers(internals.grad)}
     out |= {f"wgrad/layer{l}": histogram(g, -wgrad_range, wgrad_range, bins)
-            for l, g in enumerate(internals.wgrad, 1)}
+            for l, g in _layers(internals.wgrad)}
     return out
 
 
@@ -119,20 +141,21 @@ def theory_scalars(activation: str, init: str, sizes: list[int],
     return out
 
 
-def run_probes(model: DeepMLP, x: torch.Tensor, y: torch.Tensor, update: int,
+def run_probes(model: DeepMLP, internals: Internals, update: int,
                cfg) -> tuple[dict[str, float], dict[str, Histogram]]:
-    """Everything logged at one probe step under the run's config: scalars always; histograms every
-    `log.histograms` updates (update 0 included); layer Jacobians (eigensolves, the costly part)
-    at update 0 and with the histograms; the theory beside the measurement at update 0, where the
-    paper's analysis applies."""
-    internals = layer_internals(model, x, y, cfg.train.loss)
+    """Everything logged at one probe step under the run's config, from the probe set's internals
+    (layer_internals, or hooks.capture under train.step=autograd): scalars always; histograms
+    every `log.histograms` updates (update 0 included); layer Jacobians (eigensolves, the costly
+    part) at update 0 and with the histograms; the theory beside the measurement at update 0,
+    where the paper's analysis applies."""
     with_histograms = cfg.log.histograms > 0 and update % cfg.log.histograms == 0
     jacobians = update == 0 or with_histograms
     scalars = probe_scalars(model, internals, cfg.log.jacobian_examples if jacobians else 0,
                             cfg.train.batch_size)
     if update == 0 and cfg.activation.name in LINEAR_REGIME:
-        sizes = [x.shape[1]] + [layer.out_features for layer in model.hidden]
+        sizes = [internals.x.shape[1]] + [layer.out_features for layer in model.hidden]
         scalars |= theory_scalars(cfg.activation.name, cfg.init.name, sizes, internals)
-    histograms = (probe_histograms(cfg.activation.name, internals, cfg.log.grad_range,
+    act_ranges = [VALUE_RANGES[cfg.activation.name]] * len(internals.act)
+    histograms = (probe_histograms(act_ranges, internals, cfg.log.grad_range,
                                    cfg.log.wgrad_range, cfg.log.bins) if with_histograms else {})
     return scalars, histograms

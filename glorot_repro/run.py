@@ -15,18 +15,22 @@ from omegaconf import DictConfig, OmegaConf
 from glorot_repro.checkpoint import (CHECKPOINT, checkpoints, load_checkpoint, save_checkpoint,
                                      write_atomic)
 from glorot_repro.config import config_changes
+from glorot_repro.dashboards import layout, write_layout
 from glorot_repro.data import Stream
 from glorot_repro.data.streams import input_bounds
 from glorot_repro.errors import ResumeError
+from glorot_repro.hooks import capture
+from glorot_repro.losses import cost
 from glorot_repro.model import DeepMLP
 from glorot_repro.pretrain import pretrain, pretrain_updates
-from glorot_repro.probes import run_probes
+from glorot_repro.probes import layer_internals, run_probes
 from glorot_repro.provenance import git_commit, versions
 from glorot_repro.rng import rng_state, set_rng_state
 from glorot_repro.tblog import (EVENTS_GLOB, SUFFIX, close_writer, log_histograms, log_scalars,
                                 open_writer, sync_events)
 
 log = logging.getLogger("glorot_repro.train")
+ERROR_TAGS = ("error/train", "error/valid", "error/test")
 
 
 @dataclass
@@ -191,9 +195,19 @@ class Run:
         return scalars
 
     def probe(self, u: int, x: torch.Tensor, y: torch.Tensor) -> None:
-        scalars, histograms = run_probes(self.model, x, y, u, self.cfg)
-        log_scalars(self.writer, scalars, u + self.step_offset)
-        log_histograms(self.writer, histograms, u + self.step_offset)
+        """The probe set's internals: through hooks under train.step=autograd (hooks.capture, as
+        watch reads any model), from DeepMLP's forward under the lean step."""
+        loss = self.cfg.train.loss
+        if self.cfg.train.step == "autograd":
+            internals = capture(self.model, x, y, lambda logits, t: cost(logits, t, loss))
+        else:
+            internals = layer_internals(self.model, x, y, loss)
+        scalars, histograms = run_probes(self.model, internals, u, self.cfg)
+        step = u + self.step_offset
+        if u == 0:  # the dashboard, once: update 0 logs every statistic the run has
+            write_layout(self.writer, layout(scalars.keys() | set(ERROR_TAGS)), step)
+        log_scalars(self.writer, scalars, step)
+        log_histograms(self.writer, histograms, step)
 
     def checkpoint(self, seconds: float) -> None:
         self.progress.seconds = seconds

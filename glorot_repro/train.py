@@ -277,7 +277,9 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
         log.warning("interrupted at update %d; checkpoint saved. Rerun the same command with "
                     "hydra.run.dir=%s to resume.", u, run_dir)
     log.info("logs: %s", run_dir)
-    log.info("view: tensorboard --logdir %s", run_dir)
+    # TensorBoard names a run by its path under --logdir: "." for the run dir itself, the dir's
+    # name (activation, init, depth, seed, time by default) from its parent, beside its siblings.
+    log.info("view: tensorboard --logdir %s", Path(run_dir).parent)
     if len(runs) == 1:
         return summaries[0]
     worst = next((s["status"] for s in summaries if s["status"] != "completed"), "completed")

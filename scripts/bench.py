@@ -5,10 +5,13 @@
     python scripts/bench.py --json          # {"plain": ..., "lean": ..., "probed": ..., "replicas": ...}
     python scripts/bench.py --device cuda
     python scripts/bench.py --defer 1       # our modes writing each update into the weights at once
+    python scripts/bench.py --modes plain,watched   # what hooks.watch costs between its logging steps
 
 The work is the paper's: a 5x1000 tanh net on 1024 inputs (Shapeset's size), minibatch 10, SGD,
 on pre-drawn minibatches shared by all modes:
   plain     nn.Sequential + torch.optim.SGD: the loop a typical reproduction writes
+  watched   the plain loop under glorot_repro.hooks.watch, between its logging steps (it logs
+            at step 0, in the warm-up, and not again): the hooks' cost on any user's loop
   lean      our training step (glorot_repro.lean.LeanSGD, the default), probes off
   probed    our step with the default probes of the config (log.every, log.histograms, Jacobians)
   replicas  our step training K models at once (K=8 by default); total model-updates/s
@@ -22,15 +25,18 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import tempfile
 import time
 
 import torch
+from torch.utils.tensorboard import SummaryWriter
 
 from glorot_repro.compose import compose_config
 from glorot_repro.data.shapeset import Shapeset3x2
+from glorot_repro.hooks import watch
 from glorot_repro.lean import LeanSGD
 from glorot_repro.model import DeepMLP
-from glorot_repro.probes import run_probes
+from glorot_repro.probes import layer_internals, run_probes
 from glorot_repro.sgd import resolve_defer
 
 INPUTS, CLASSES, DEPTH, WIDTH, BATCH, LR = 1024, 9, 5, 1000, 10, 0.01
@@ -41,11 +47,13 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def plain_loop(batches, device):
+def plain_loop(batches, device, watched: bool = False):
     layers = []
     for fan_in in [INPUTS] + [WIDTH] * (DEPTH - 1):
         layers += [torch.nn.Linear(fan_in, WIDTH), torch.nn.Tanh()]
     net = torch.nn.Sequential(*layers, torch.nn.Linear(WIDTH, CLASSES)).to(device)
+    if watched:  # its next logging step lies beyond any window
+        watch(net, SummaryWriter(tempfile.mkdtemp(prefix="bench_watch_")), every=10 ** 9)
     opt = torch.optim.SGD(net.parameters(), lr=LR)
     loss_fn = torch.nn.CrossEntropyLoss()
 
@@ -71,7 +79,8 @@ def lean_loop(batches, device, models: int, defer: int, probe_cfg=None):
         for u in range(updates):
             if probe_cfg is not None and u % probe_cfg.log.every == 0:
                 sgd.sync()
-                run_probes(nets[0], probe_x, probe_y, u, probe_cfg)
+                internals = layer_internals(nets[0], probe_x, probe_y, probe_cfg.train.loss)
+                run_probes(nets[0], internals, u, probe_cfg)
             x, y = batches[u % len(batches)]
             sgd.step(x[:models], y[:models])
     return run
@@ -98,6 +107,8 @@ def main() -> None:
     parser.add_argument("--defer", type=int, default=None,
                         help="train.defer for our modes (default: the trainer's for the device)")
     parser.add_argument("--json", action="store_true", help="print only a JSON dict of updates/s")
+    parser.add_argument("--modes", default="plain,watched,lean,probed,replicas",
+                        help="comma-separated modes to run (plain always runs: the reference)")
     args = parser.parse_args()
     if args.quick:
         args.updates, args.repeats = 500, 1
@@ -109,11 +120,16 @@ def main() -> None:
     batches = [(torch.rand(args.replicas, BATCH, INPUTS, device=device),
                 torch.randint(0, CLASSES, (args.replicas, BATCH), device=device))
                for _ in range(50)]
-    loops = {"plain": plain_loop(batches, device),
-             "lean": lean_loop(batches, device, 1, defer),
-             "probed": lean_loop(batches, device, 1, defer, probe_cfg=cfg),
-             "replicas": lean_loop(batches, device, args.replicas, defer)}
-    models = {"plain": 1, "lean": 1, "probed": 1, "replicas": args.replicas}
+    builders = {"plain": lambda: plain_loop(batches, device),
+                "watched": lambda: plain_loop(batches, device, watched=True),
+                "lean": lambda: lean_loop(batches, device, 1, defer),
+                "probed": lambda: lean_loop(batches, device, 1, defer, probe_cfg=cfg),
+                "replicas": lambda: lean_loop(batches, device, args.replicas, defer)}
+    wanted = {"plain", *args.modes.split(",")}
+    if wanted - builders.keys():
+        parser.error(f"unknown modes {sorted(wanted - builders.keys())}; valid: {', '.join(builders)}")
+    loops = {name: build() for name, build in builders.items() if name in wanted}
+    models = {name: args.replicas if name == "replicas" else 1 for name in loops}
     for run in loops.values():  # warm-up: allocator, kernels, one probe
         run(20)
     rates: dict[str, list[float]] = {name: [] for name in loops}
@@ -138,7 +154,11 @@ def main() -> None:
         label = f"{name} (K={args.replicas})" if name == "replicas" else name
         print(f"  {label:15s} {medians[name]:8.1f} model-updates/s  (min {min(r):.1f}, "
               f"max {max(r):.1f})  x{medians[name] / medians['plain']:.2f} plain")
-    print(f"  probing costs {100 * (1 - medians['probed'] / medians['lean']):.1f}% of lean")
+    if "watched" in medians:
+        print(f"  watch between its logging steps costs "
+              f"{100 * (1 - medians['watched'] / medians['plain']):.1f}% of plain")
+    if {"probed", "lean"} <= medians.keys():
+        print(f"  probing costs {100 * (1 - medians['probed'] / medians['lean']):.1f}% of lean")
     print(f"  Shapeset-3x2: {shapeset_images_per_second(device):,.0f} images/s on {name_of_device}")
 
 

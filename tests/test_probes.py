@@ -7,7 +7,7 @@ import pytest
 import torch
 from tbparse import SummaryReader
 
-from glorot_repro.activations import ACTIVATIONS
+from glorot_repro.activations import ACTIVATIONS, VALUE_RANGES
 from glorot_repro.backprop import backprop
 from glorot_repro.data.shapeset import shapeset_splits
 from glorot_repro.losses import LOSSES, cost
@@ -250,7 +250,8 @@ def test_probing_off_and_init_only(run_smoke, tmp_path):
 
 def test_probe_histogram_ranges_follow_the_activation():
     model, x, y = tiny_net("sigmoid")
-    hists = probe_histograms("sigmoid", layer_internals(model, x, y, "nll"), 0.1, 0.01, 11)
+    hists = probe_histograms([VALUE_RANGES["sigmoid"]] * 3, layer_internals(model, x, y, "nll"),
+                             0.1, 0.01, 11)
     assert hists["act/layer1"].edges[0] == 0.0 and hists["act/layer1"].edges[-1] == 1.0
     assert hists["grad/layer2"].edges[0] == pytest.approx(-0.1)
     assert math.isclose(sum(hists["wgrad/layer4"].counts), 4 * 5)

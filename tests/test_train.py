@@ -53,7 +53,7 @@ def test_single_run_prints_where_logs_are(tmp_path):
                       cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     out = res.stdout + res.stderr
-    assert f"tensorboard --logdir {run_dir}" in out
+    assert f"tensorboard --logdir {run_dir.parent}" in out  # the run shows as "one", not "."
     assert "completed: 20 updates" in out
 
 
