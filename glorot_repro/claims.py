@@ -10,6 +10,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from glorot_repro.figures.training import layer_stat
+
 REPRODUCED, PARTLY, NOT, NOT_RUN = "reproduced", "partly", "not reproduced", "not run"
 SATURATED = 0.95  # a tanh layer counts as saturated once the 98th percentile of |z| reaches this
 
@@ -43,10 +45,14 @@ def series(scalars: pd.DataFrame, tag: str, **where) -> pd.Series:
 
 
 def layers(scalars: pd.DataFrame, quantity: str, stat: str, **where) -> dict[int, pd.Series]:
-    """{layer: value by step} of <quantity>/layer<l>/<stat> for the hidden layers (l <= depth)."""
+    """{layer: value by step} of <quantity>/layer<l>/<stat> for the hidden layers (l <= depth),
+    averaged over the runs that match (figures.training.layer_stat reads the tags)."""
     match = rows(scalars, **where)
     depth = int(match.depth.iloc[0])
-    return {l: series(match, f"{quantity}/layer{l}/{stat}") for l in range(1, depth + 1)}
+    by_layer = {l: s for l, s in layer_stat(match, quantity, stat).items() if l <= depth}
+    if not by_layer:
+        raise Missing(f"{quantity}/layer<l>/{stat}")
+    return by_layer
 
 
 def grade(value: float, full: float, part: float) -> str:

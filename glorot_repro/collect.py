@@ -56,7 +56,6 @@ def run_config(run_dir: Path) -> dict:
             for col, key in CONFIG_COLUMNS.items()}
 
 
-SERIES_KINDS = ("scalars", "histograms", "summaries")
 LIST_COLUMNS = ("limits", "counts")  # histogram bins: JSON lists in a CSV cell
 
 
