@@ -13,28 +13,33 @@ from tensorboard.compat.proto.tensor_pb2 import TensorProto
 from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
 from tensorboard.plugins.custom_scalar import layout_pb2, metadata
 
+from glorot_repro import tags
+
 CATEGORY = "Glorot & Bengio (2010): per-layer statistics"
 MARGIN_CATEGORY = "Glorot & Bengio (2010), Fig. 2: activation mean +- std"
 
-# (title, the per-layer tags drawn together; {l} is the layer). A multiline chart of every layer's
-# tags, each layer's measurement beside its prediction where the run logged one.
+# (title, the per-layer statistics drawn together as (quantity, stat), "theory" for the
+# prediction of the quantity's std). A multiline chart of every layer's tags, each layer's
+# measurement beside its prediction where the run logged one.
 MULTILINE = [
     ("Fig. 2 / eqs. 5-6: activation std (theory/: the linear-regime prediction)",
-     ["act/layer{l}/std", "theory/act/layer{l}/std"]),
-    ("Figs. 3, 10: 98th percentile of |activation|", ["act/layer{l}/abs_p98"]),
+     [("act", "std"), ("act", "theory")]),
+    ("Figs. 3, 10: 98th percentile of |activation|", [("act", "abs_p98")]),
     ("Fig. 7 / eq. 13: back-propagated gradient std dC/ds (theory/: prediction)",
-     ["grad/layer{l}/std", "theory/grad/layer{l}/std"]),
-    ("Fig. 9: weight-gradient std over minibatches", ["wgrad/layer{l}/batch_std"]),
-    ("Eq. 14: weight-gradient std (theory/: prediction)",
-     ["wgrad/layer{l}/std", "theory/wgrad/layer{l}/std"]),
-    ("Sec. 4.2.2: Jacobian mean singular value", ["jacobian/layer{l}/mean_sv"]),
-    ("Sec. 4.2: pre-activation std", ["preact/layer{l}/std"]),
-    ("Figs. 11, 12: error (%)", ["error/train", "error/valid", "error/test"]),
+     [("grad", "std"), ("grad", "theory")]),
+    ("Fig. 9: weight-gradient std over minibatches", [("wgrad", "batch_std")]),
+    ("Eq. 14: weight-gradient std (theory/: prediction)", [("wgrad", "std"), ("wgrad", "theory")]),
+    ("Sec. 4.2.2: Jacobian mean singular value", [("jacobian", "mean_sv")]),
+    ("Sec. 4.2: pre-activation std", [("preact", "std")]),
 ]
+ERROR_CHART = "Figs. 11, 12: error (%)"
 # Fig. 2: each layer's activation mean with its +-1 std band. Its own category, first: the
 # dashboard draws margin charts after all multiline ones of a category.
-MARGIN = ("Fig. 2: activation mean +- std", ("act/layer{l}/mean", "act/layer{l}/mean_minus_std",
-                                             "act/layer{l}/mean_plus_std"))
+MARGIN = ("Fig. 2: activation mean +- std", ("mean", "mean_minus_std", "mean_plus_std"))
+
+
+def _tag(quantity: str, stat: str, l: int) -> str:
+    return tags.theory(quantity, l) if stat == "theory" else tags.layer(quantity, l, stat)
 
 
 def _exactly(tag: str) -> str:
@@ -44,20 +49,19 @@ def _exactly(tag: str) -> str:
     return re.escape(tag) + "$"
 
 
-def _layers(tags: set[str]) -> list[int]:
-    found = {int(m.group(1)) for t in tags if (m := re.match(r"\w+/layer(\d+)/", t))}
-    return sorted(found)
+def _layers(logged: set[str]) -> list[int]:
+    return sorted({parsed.layer for t in logged if (parsed := tags.parse(t)) and parsed.stat})
 
 
-def layout(tags: Iterable[str]) -> layout_pb2.Layout:
-    """The dashboard for a run that logs `tags` (the scalars of one probe step, plus error/ ones):
-    a chart for each statistic it has, drawing the layers it has."""
-    tags = set(tags)
-    layers = _layers(tags)
+def layout(logged: Iterable[str]) -> layout_pb2.Layout:
+    """The dashboard for a run that logs the tags `logged` (the scalars of one probe step, plus
+    error/ ones): a chart for each statistic it has, drawing the layers it has."""
+    logged = set(logged)
+    layers = _layers(logged)
     series = []
     for l in layers:
-        value, lower, upper = (p.format(l=l) for p in MARGIN[1])
-        if {value, lower, upper} <= tags:
+        value, lower, upper = (tags.layer("act", l, stat) for stat in MARGIN[1])
+        if {value, lower, upper} <= logged:
             series.append(layout_pb2.MarginChartContent.Series(value=value, lower=lower,
                                                                upper=upper))
     categories = []
@@ -65,9 +69,9 @@ def layout(tags: Iterable[str]) -> layout_pb2.Layout:
         categories.append(layout_pb2.Category(title=MARGIN_CATEGORY, chart=[layout_pb2.Chart(
             title=MARGIN[0], margin=layout_pb2.MarginChartContent(series=series))]))
     charts = []
-    for title, patterns in MULTILINE:
-        wanted = [p.format(l=l) for l in layers for p in patterns] if "{l}" in patterns[0] else patterns
-        present = [_exactly(t) for t in wanted if t in tags]
+    for title, wanted in [(t, [_tag(q, s, l) for l in layers for q, s in stats])
+                          for t, stats in MULTILINE] + [(ERROR_CHART, list(tags.ERRORS))]:
+        present = [_exactly(t) for t in wanted if t in logged]
         if present:
             charts.append(layout_pb2.Chart(
                 title=title, multiline=layout_pb2.MultilineChartContent(tag=present)))

@@ -26,6 +26,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from glorot_repro import tags
 from glorot_repro.activations import OUTPUT_BOUNDS
 from glorot_repro.data import Stream
 from glorot_repro.errors import ConfigError
@@ -109,7 +110,7 @@ def pretrain_dae(model: DeepMLP, stream: Stream, cfg, input_bounds: tuple[float,
                     raise ConfigError(f"pre-training diverged: the reconstruction cost of layer "
                                       f"{l + 1} became {mean} by its update {k}; lower "
                                       f"pretrain.lr (now {p.lr})")
-                report(step, {f"pretrain/layer{l + 1}/reconstruction": mean})
+                report(step, {tags.pretrain(l + 1): mean})
                 window.zero_()
                 n = 0
     return True

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from glorot_repro import tags
 from glorot_repro.activations import DERIVATIVES, VALUE_RANGES
 from glorot_repro.losses import cost
 from glorot_repro.model import DeepMLP
@@ -72,32 +73,28 @@ def layer_jacobians(model: DeepMLP, pre: list[torch.Tensor], examples: int) -> l
             for l in range(1, len(pre))]
 
 
-def _layers(tensors: list[torch.Tensor | None]):
-    """(l, tensor) for l = 1.., skipping the layers a hooked model gives no tensor for."""
-    return ((l, t) for l, t in enumerate(tensors, start=1) if t is not None)
-
-
 def layer_scalars(internals: Internals) -> dict[str, float]:
     """act/, preact/, grad/ and wgrad/ moments and percentiles: the tags any model's hidden layers
     give, whether read from DeepMLP's internals or from hooks (glorot_repro/hooks.py)."""
     out: dict[str, float] = {}
-    for l, z in _layers(internals.act):
+    for l, z in tags.numbered(internals.act):
         stats = moments(z)
-        out |= {f"act/layer{l}/{k}": v for k, v in stats.items()}
+        out |= {tags.layer("act", l, k): v for k, v in stats.items()}
         # Fig. 2's band, mean +- std, as its own tags: TensorBoard's margin chart draws a band
         # between two logged series.
-        out[f"act/layer{l}/mean_minus_std"] = stats["mean"] - stats["std"]
-        out[f"act/layer{l}/mean_plus_std"] = stats["mean"] + stats["std"]
+        out[tags.layer("act", l, "mean_minus_std")] = stats["mean"] - stats["std"]
+        out[tags.layer("act", l, "mean_plus_std")] = stats["mean"] + stats["std"]
         p02, p98 = percentiles(z)
         # Fig. 3's markers mirror each other about 0: +-(98th percentile of |z|).
         (abs_p98,) = percentiles(z.abs(), (0.98,))
-        out |= {f"act/layer{l}/p02": p02, f"act/layer{l}/p98": p98, f"act/layer{l}/abs_p98": abs_p98}
-    for l, s in _layers(internals.pre):
-        out |= {f"preact/layer{l}/{k}": v for k, v in moments(s).items()}
-    for l, d in _layers(internals.grad):
-        out |= {f"grad/layer{l}/{k}": v for k, v in moments(d).items()}
-    for l, g in _layers(internals.wgrad):
-        out |= {f"wgrad/layer{l}/{k}": v for k, v in moments(g).items()}
+        out |= {tags.layer("act", l, "p02"): p02, tags.layer("act", l, "p98"): p98,
+                tags.layer("act", l, "abs_p98"): abs_p98}
+    for l, s in tags.numbered(internals.pre):
+        out |= {tags.layer("preact", l, k): v for k, v in moments(s).items()}
+    for l, d in tags.numbered(internals.grad):
+        out |= {tags.layer("grad", l, k): v for k, v in moments(d).items()}
+    for l, g in tags.numbered(internals.wgrad):
+        out |= {tags.layer("wgrad", l, k): v for k, v in moments(g).items()}
     return out
 
 
@@ -105,12 +102,12 @@ def probe_scalars(model: DeepMLP, internals: Internals, jacobian_examples: int,
                   batch_size: int) -> dict[str, float]:
     """Scalars under design.md's tags: act/, preact/, grad/, wgrad/, jacobian/."""
     out = layer_scalars(internals)
-    for l, std in enumerate(minibatch_wgrad_std(internals, batch_size), start=1):
-        out[f"wgrad/layer{l}/batch_std"] = std
+    for l, std in tags.numbered(minibatch_wgrad_std(internals, batch_size)):
+        out[tags.layer("wgrad", l, "batch_std")] = std
     if jacobian_examples:
         with torch.no_grad():
-            for l, jac in enumerate(layer_jacobians(model, internals.pre, jacobian_examples), start=1):
-                out[f"jacobian/layer{l}/mean_sv"] = mean_singular_value(jac)
+            for l, jac in tags.numbered(layer_jacobians(model, internals.pre, jacobian_examples)):
+                out[tags.layer("jacobian", l, "mean_sv")] = mean_singular_value(jac)
     return out
 
 
@@ -119,25 +116,34 @@ def probe_histograms(act_ranges: list[tuple[float, float]], internals: Internals
     """Fixed bins per quantity, the same at every step, so histograms compare across time and
     runs: activations over their activation's range (`act_ranges`, one per layer; Figs. 4, 6);
     gradients on +-range around the 0-peak (Figs. 7, 8)."""
-    out = {f"act/layer{l}": histogram(z, *act_ranges[l - 1], bins) for l, z in _layers(internals.act)}
-    out |= {f"grad/layer{l}": histogram(d, -grad_range, grad_range, bins)
-            for l, d in _layers(internals.grad)}
-    out |= {f"wgrad/layer{l}": histogram(g, -wgrad_range, wgrad_range, bins)
-            for l, g in _layers(internals.wgrad)}
+    out = {tags.layer("act", l): histogram(z, *act_ranges[l - 1], bins) for l, z in tags.numbered(internals.act)}
+    out |= {tags.layer("grad", l): histogram(d, -grad_range, grad_range, bins)
+            for l, d in tags.numbered(internals.grad)}
+    out |= {tags.layer("wgrad", l): histogram(g, -wgrad_range, wgrad_range, bins)
+            for l, g in tags.numbered(internals.wgrad)}
     return out
+
+
+def predicted_variances(activation: str, init: str, sizes: list[int], internals: Internals):
+    """Eqs. 5-7 for a net of layer sizes `sizes` (inputs, then the D hidden layers), anchored on
+    the probe set as every prediction in the project is: the forward ones at the inputs' E[x^2],
+    the backward ones (relative, eqs. 6-7) at the measured delta^D and dC/dW^D of the top hidden
+    layer D."""
+    top = len(sizes) - 1  # D: index top - 1 in the per-layer lists
+    return predict_variances(activation, init, sizes,
+                             internals.x.double().pow(2).mean().item(),
+                             internals.grad[top - 1].double().var().item(),
+                             internals.wgrad[top - 1].double().var().item())
 
 
 def theory_scalars(activation: str, init: str, sizes: list[int],
                    internals: Internals) -> dict[str, float]:
     """Eqs. 5-7 predictions as standard deviations under theory/..., beside the measured ones.
     Hidden layers only: the softmax layer is not part of the paper's linear-regime argument."""
-    pred = predict_variances(activation, init, sizes,
-                             internals.x.double().pow(2).mean().item(),
-                             internals.grad[-1].double().var().item(),
-                             internals.wgrad[len(sizes) - 2].double().var().item())
+    pred = predicted_variances(activation, init, sizes, internals)
     out = {}
     for kind, variances in (("act", pred.act), ("grad", pred.grad), ("wgrad", pred.wgrad)):
-        out |= {f"theory/{kind}/layer{l}/std": v ** 0.5 for l, v in enumerate(variances, 1)}
+        out |= {tags.theory(kind, l): v ** 0.5 for l, v in tags.numbered(variances)}
     return out
 
 

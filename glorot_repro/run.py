@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from glorot_repro import tags
 from glorot_repro.checkpoint import (CHECKPOINT, checkpoints, load_checkpoint, save_checkpoint,
                                      write_atomic)
 from glorot_repro.config import config_changes
@@ -30,7 +31,6 @@ from glorot_repro.tblog import (EVENTS_GLOB, SUFFIX, close_writer, log_histogram
                                 open_writer, sync_events)
 
 log = logging.getLogger("glorot_repro.train")
-ERROR_TAGS = ("error/train", "error/valid", "error/test")
 
 
 @dataclass
@@ -181,11 +181,11 @@ class Run:
         p.last_valid_error = error_percent(self.model, *valid, batch)
         p.last_test_error = error_percent(self.model, *test, batch)
         p.last_eval_update = u
-        scalars = {"error/valid": p.last_valid_error, "error/test": p.last_test_error}
+        scalars = {tags.ERROR_VALID: p.last_valid_error, tags.ERROR_TEST: p.last_test_error}
         if self.window_n:
             loss_sum, wrong = self.window.tolist()
-            scalars |= {"error/train": 100.0 * wrong / self.window_n,
-                        "loss/train": loss_sum / self.window_n}
+            scalars |= {tags.ERROR_TRAIN: 100.0 * wrong / self.window_n,
+                        tags.LOSS_TRAIN: loss_sum / self.window_n}
         log_scalars(self.writer, scalars, u + self.step_offset)
         if p.last_valid_error < p.best_valid_error:
             p.best_valid_error, p.test_error_at_best_valid = p.last_valid_error, p.last_test_error
@@ -205,7 +205,7 @@ class Run:
         scalars, histograms = run_probes(self.model, internals, u, self.cfg)
         step = u + self.step_offset
         if u == 0:  # the dashboard, once: update 0 logs every statistic the run has
-            write_layout(self.writer, layout(scalars.keys() | set(ERROR_TAGS)), step)
+            write_layout(self.writer, layout(scalars.keys() | set(tags.ERRORS)), step)
         log_scalars(self.writer, scalars, step)
         log_histograms(self.writer, histograms, step)
 

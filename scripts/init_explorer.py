@@ -25,9 +25,9 @@ from glorot_repro.config import validate
 from glorot_repro.data import DatasetError, build_data
 from glorot_repro.device import resolve_device
 from glorot_repro.errors import ConfigError
-from glorot_repro.explorer import INPUTS, gaussian_batch, init_profile, parse_pairs
-from glorot_repro.figures.explorer import init_profiles
-from glorot_repro.figures.style import save
+from glorot_repro.analysis.explorer import INPUTS, gaussian_batch, init_profile, parse_pairs
+from glorot_repro.analysis.figures.explorer import init_profiles
+from glorot_repro.analysis.figures.style import save
 
 
 def explore(args: argparse.Namespace) -> list[Path]:

@@ -37,7 +37,7 @@ ARTEFACTS = {
     "fig06": ("fig06",), "fig07": ("fig06",), "fig08": ("fig06",),
     "fig12": ("table1",), "table1": ("table1",),
     "beyond_curves": ("table1", "beyond"), "beyond_table": ("table1", "beyond"),
-    # The paper's claims the long runs bear on, each measured and judged (glorot_repro/claims.py).
+    # The paper's claims the long runs bear on, each measured and judged (glorot_repro/analysis/claims.py).
     "claims": ("fig11", "fig02_mnist", "table1"),
 }
 
@@ -50,15 +50,15 @@ CURVE_TITLES = {"shapeset": "Shapeset-3x2, 5 hidden layers", "mnist": "MNIST, 5 
 def draw(artefact: str, runs: list[Path]):
     """The artefact's figure or table, from its runs. Plotting, pandas and tbparse are imported
     here, once the runs are there: --help and the training need none of them."""
-    from glorot_repro.collect import collect_histograms, collect_scalars, collect_summaries
-    from glorot_repro.figures.histograms import layer_histogram_panels
-    from glorot_repro.figures.samples import sample_grid
-    from glorot_repro.figures.surfaces import cost_surfaces
-    from glorot_repro.figures.training import (error_curves, mean_std_bars, saturation_panels,
+    from glorot_repro.analysis.collect import collect_histograms, collect_scalars, collect_summaries
+    from glorot_repro.analysis.figures.histograms import layer_histogram_panels
+    from glorot_repro.analysis.figures.samples import sample_grid
+    from glorot_repro.analysis.figures.surfaces import cost_surfaces
+    from glorot_repro.analysis.figures.training import (error_curves, mean_std_bars, saturation_panels,
                                                weight_gradient_spread)
-    from glorot_repro.claims import verdict_table
-    from glorot_repro.paper import FIG2_TOP, FIG3_TANH, FIG10_TANH_N, FIG11, FIG12_MNIST
-    from glorot_repro.table import choose_lr, table1
+    from glorot_repro.analysis.claims import verdict_table
+    from glorot_repro.analysis.paper import FIG2_TOP, FIG3_TANH, FIG10_TANH_N, FIG11, FIG12_MNIST
+    from glorot_repro.analysis.table import choose_lr, table1
 
     def at_chosen_lr():
         """The scalars of Table 1's runs at each row's chosen learning rate (every seed)."""
@@ -106,8 +106,8 @@ def write(result, out: Path, artefact: str, scale: str) -> list[Path]:
     At the long and paper scales: <out>/figures/<scale>/<artefact>, <out>/tables/<artefact>_<scale>."""
     import pandas as pd
 
-    from glorot_repro.figures.style import save
-    from glorot_repro.table import to_markdown
+    from glorot_repro.analysis.figures.style import save
+    from glorot_repro.analysis.table import to_markdown
 
     separate = scale in SEPARATE_SCALES
     if isinstance(result, pd.DataFrame):
@@ -126,14 +126,14 @@ def series_dir(out: Path, scale: str, experiment: str) -> Path:
 
 def saved_or_runs(out: Path, scale: str, experiment: str, runs: Path) -> Path:
     """The runs dir, or the experiment's saved series when no finished run is there."""
-    from glorot_repro.collect import is_series_dir
+    from glorot_repro.analysis.collect import is_series_dir
     saved = series_dir(out, scale, experiment)
     return saved if is_series_dir(saved) and not any(runs.rglob("summary.json")) else runs
 
 
 def ensure_runs(experiment: str, scale: str, runs: Path, rerun: bool,
                 overrides: list[str]) -> None:
-    from glorot_repro.collect import is_series_dir
+    from glorot_repro.analysis.collect import is_series_dir
     if is_series_dir(runs):
         print(f"drawing from the saved series in {runs}")
         return
@@ -168,7 +168,7 @@ def main() -> None:
                      f"({', '.join(experiments) or 'none'}); got {len(runs)} --runs")
     if not args.runs and not args.rerun:
         runs = [saved_or_runs(args.out, args.scale, e, r) for e, r in zip(experiments, runs)]
-    from glorot_repro.collect import is_series_dir, save_series
+    from glorot_repro.analysis.collect import is_series_dir, save_series
     for experiment, where in zip(experiments, runs):
         ensure_runs(experiment, args.scale, where, args.rerun, args.overrides)
         if args.scale == "long" and not is_series_dir(where):

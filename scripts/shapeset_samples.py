@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glorot_repro.figures.samples import sample_grid
-from glorot_repro.figures.style import save
+from glorot_repro.analysis.figures.samples import sample_grid
+from glorot_repro.analysis.figures.style import save
 
 
 def main() -> None:

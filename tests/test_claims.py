@@ -3,7 +3,7 @@ so a rule that always (or never) says "reproduced" fails."""
 import numpy as np
 import pandas as pd
 
-from glorot_repro import claims
+from glorot_repro.analysis import claims
 
 BASE = {"dataset": "shapeset", "depth": 3, "pretrain": "none", "seed": 0}
 

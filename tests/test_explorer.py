@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from glorot_repro.errors import ConfigError
-from glorot_repro.explorer import gaussian_batch, init_profile, parse_pairs
+from glorot_repro.analysis.explorer import gaussian_batch, init_profile, parse_pairs
 
 from conftest import REPO
 

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glorot_repro.figures.histograms import layer_histogram_panels
-from glorot_repro.figures.style import plt
-from glorot_repro.figures.training import error_curves, saturation_panels
+from glorot_repro.analysis.figures.histograms import layer_histogram_panels
+from glorot_repro.analysis.figures.style import plt
+from glorot_repro.analysis.figures.training import error_curves, saturation_panels
 
 RUN = {"dataset": "shapeset", "depth": 2, "batch_size": 10, "pretrain": "none"}
 
@@ -56,7 +56,7 @@ def test_error_curves_give_each_init_its_own_line_style():
 
 
 def test_paper_readings_drawn_within_range_in_the_curves_colour():
-    from glorot_repro.paper import Reading
+    from glorot_repro.analysis.paper import Reading
     rows = scalar_rows("tanh", "normalized", [("error/test", s, 50.0) for s in (0, 100, 200)])
     readings = {"shapeset": [Reading(11, "Tanh N", 200, 42.0), Reading(11, "Tanh N", 10**6, 16.1)]}
     fig = error_curves(pd.DataFrame(rows), {"shapeset": "Shapeset"}, readings)
@@ -76,7 +76,7 @@ def test_paper_readings_drawn_within_range_in_the_curves_colour():
 
 
 def test_saturation_readings_mirror_about_zero():
-    from glorot_repro.paper import Reading
+    from glorot_repro.analysis.paper import Reading
     table = pd.DataFrame(scalar_rows("tanh", "standard", [
         (f"act/layer1/{stat}", s, v) for s in (0, 1000) for stat, v in (("std", 0.5), ("abs_p98", 0.9))]))
     fig = saturation_panels(table, [("tanh", "standard")],
@@ -84,3 +84,34 @@ def test_saturation_readings_mirror_about_zero():
     marks = sorted(l.get_ydata()[0] for l in fig.axes[0].get_lines() if l.get_marker() == "D")
     assert marks == [-1.0, 1.0]
     plt.close(fig)
+
+
+def test_per_layer_figures_draw_every_hidden_layer_of_a_deep_net():
+    # Depth 20: one line per hidden layer, each its own colour; W^{21} (softmax) is not drawn.
+    from glorot_repro.analysis.figures.training import mean_std_bars, weight_gradient_spread
+    depth = 20
+    run = {**RUN, "depth": depth}
+    rows = []
+    for init in ("standard", "normalized"):
+        for l in range(1, depth + 2):
+            stats = ["batch_std"] + (["std", "mean", "abs_p98"] if l <= depth else [])
+            rows += [{**run, "run": f"tanh_{init}", "activation": "tanh", "init": init,
+                      "tag": f"{q}/layer{l}/{stat}", "step": step, "value": 0.1 * l}
+                     for stat in stats for step in (0, 1000)
+                     for q in (["wgrad"] if stat == "batch_std" else ["act"])]
+    table = pd.DataFrame(rows)
+    hist = pd.DataFrame([{**run, "run": "r", "activation": "tanh", "init": "standard",
+                          "tag": f"wgrad/layer{l}", "step": 0, "counts": [1.0] * 10,
+                          "limits": list(np.linspace(-0.8, 1.0, 10))} for l in range(1, depth + 2)])
+    figures = [saturation_panels(table, [("tanh", "standard")]),
+               mean_std_bars(table, "tanh", "standard"),
+               weight_gradient_spread(table),
+               layer_histogram_panels(hist, "wgrad", [("tanh", "standard")])]
+    for fig in figures:
+        handles, labels = fig.axes[0].get_legend_handles_labels()
+        layer_labels = [l for l in labels if l.startswith("Layer")]
+        assert layer_labels == [f"Layer {l}" for l in range(1, depth + 1)]
+        colours = {h.get_color() if hasattr(h, "get_color") else h.lines[0].get_color()
+                   for h, l in zip(handles, labels) if l.startswith("Layer")}
+        assert len(colours) == depth
+        plt.close(fig)

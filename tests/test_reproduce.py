@@ -6,7 +6,7 @@ import sys
 import pytest
 from hydra import compose, initialize_config_dir
 
-from glorot_repro.collect import collect_histograms, collect_scalars
+from glorot_repro.analysis.collect import collect_histograms, collect_scalars
 from glorot_repro.compose import compose_config
 from glorot_repro.config import CONF_DIR, register_configs
 
@@ -105,7 +105,7 @@ def test_fig11_rows_have_their_own_seeds():
 def test_figures_redraw_from_saved_series(run_smoke, tmp_path):
     """collect.save_series keeps a run set's tidy tables as CSV; read back they equal the
     tables from the event files, and reproduce.py draws from them with no runs present."""
-    from glorot_repro.collect import collect_summaries, save_series
+    from glorot_repro.analysis.collect import collect_summaries, save_series
     from glorot_repro.train import save_config
     runs = tmp_path / "runs"
     for activation in ("tanh", "softsign"):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from glorot_repro.losses import cost
-from glorot_repro.surfaces import cost_surface, random_problem, two_layer_net
+from glorot_repro.analysis.surfaces import cost_surface, random_problem, two_layer_net
 
 
 @pytest.mark.parametrize("loss", ["nll", "quadratic"])

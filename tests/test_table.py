@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from glorot_repro.table import PAPER_TABLE1, choose_lr, table1, to_markdown, welch_p
+from glorot_repro.analysis.table import PAPER_TABLE1, choose_lr, table1, to_markdown, welch_p
 
 
 def runs_table(cells):

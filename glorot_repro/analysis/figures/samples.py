@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from glorot_repro.data.shapeset import CLASS_NAMES, Shapeset3x2
-from glorot_repro.figures.style import plt
+from glorot_repro.analysis.figures.style import plt
 
 
 def sample_grid(n: int = 32, seed: int = 0, columns: int = 8) -> plt.Figure:

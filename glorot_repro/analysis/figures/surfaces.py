@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from glorot_repro.figures.style import plt
-from glorot_repro.surfaces import cost_surface
+from glorot_repro.analysis.figures.style import plt
+from glorot_repro.analysis.surfaces import cost_surface
 
 SURFACE_STYLE = {"nll": ("black", "cross-entropy  -log P(y|x)"),
                  "quadratic": ("tab:red", "quadratic  ½‖softmax − onehot‖²")}

@@ -2,48 +2,20 @@
 10) and test error against examples seen (Figs. 11, 12)."""
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
-from glorot_repro.figures.style import LAYER_COLORS, plt
-from glorot_repro.paper import Reading
-
-ACTIVATION_NAMES = {"sigmoid": "Sigmoid", "tanh": "Tanh", "softsign": "Softsign",
-                    "relu": "ReLU", "softplus": "Softplus"}
-
-
-INIT_SUFFIXES = {"standard": "", "normalized": " N", "he": " He", "lecun": " LeCun",
-                 "orthogonal": " Orth"}
-PRETRAIN_SUFFIXES = {"none": "", "dae": " + DAE"}
-INIT_LINESTYLES = {"standard": "-", "normalized": "--", "he": ":"}
-# A row of Table 1 and a curve of Figs. 11-12: what a run's name in the paper depends on.
-ROW_KEYS = ["activation", "init", "pretrain"]
-
-
-def curve_label(activation: str, init: str, pretrain: str = "none") -> str:
-    """The paper's legend names, 'Tanh' for standard init and 'Tanh N' for normalized, extended
-    to the inits and pre-training beyond the paper ('ReLU He', 'Tanh N + DAE')."""
-    return ACTIVATION_NAMES[activation] + INIT_SUFFIXES[init] + PRETRAIN_SUFFIXES[pretrain]
-
+from glorot_repro import tags
+from glorot_repro.analysis.collect import layer_stat
+from glorot_repro.analysis.figures.style import INIT_LINESTYLES, layer_color, plt
+from glorot_repro.analysis.labels import ROW_KEYS, curve_label
+from glorot_repro.analysis.paper import Reading
 
 def select(scalars: pd.DataFrame, activation: str, init: str) -> pd.DataFrame:
     rows = scalars[(scalars.activation == activation) & (scalars.init == init)]
     if rows.empty:
         raise ValueError(f"no runs with activation={activation}, init={init} in the table")
     return rows
-
-
-def layer_stat(rows: pd.DataFrame, quantity: str, stat: str) -> dict[int, pd.Series]:
-    """{layer: value by step} for tags <quantity>/layer<l>/<stat>."""
-    pattern = re.compile(rf"{quantity}/layer(\d+)/{stat}")
-    out = {}
-    for tag, group in rows.groupby("tag"):
-        match = pattern.fullmatch(tag)
-        if match:
-            out[int(match.group(1))] = group.groupby("step").value.mean()
-    return dict(sorted(out.items()))
 
 
 def draw_readings(ax, readings: list[Reading], x_per_update: float, colors: dict[str, str],
@@ -78,7 +50,7 @@ def mean_std_bars(scalars: pd.DataFrame, activation: str, init: str,
     fig, ax = plt.subplots(figsize=(6.5, 3.5))
     for layer, mean in means.items():
         ax.errorbar(mean.index / 1000, mean.values, yerr=stds[layer].values, capsize=2,
-                    color=LAYER_COLORS[layer], label=f"Layer {layer}")
+                    color=layer_color(layer), label=f"Layer {layer}")
     draw_readings(ax, list(readings), 1 / 1000, layer_colors(means))
     ax.set_xlabel("updates (thousands)")
     ax.set_ylabel("activation value")
@@ -89,7 +61,7 @@ def mean_std_bars(scalars: pd.DataFrame, activation: str, init: str,
 
 
 def layer_colors(by_layer: dict[int, pd.Series]) -> dict[str, str]:
-    return {f"Layer {layer}": LAYER_COLORS[layer] for layer in by_layer}
+    return {f"Layer {layer}": layer_color(layer) for layer in by_layer}
 
 
 def saturation_panels(scalars: pd.DataFrame, panels: list[tuple[str, str]],
@@ -108,7 +80,7 @@ def saturation_panels(scalars: pd.DataFrame, panels: list[tuple[str, str]],
         stds = layer_stat(rows, "act", "std")
         markers = [(layer_stat(rows, "act", stat), sign) for stat, sign in tails]
         for layer, std in stds.items():
-            color = LAYER_COLORS[layer]
+            color = layer_color(layer)
             ax.plot(std.index / 1000, std.values, "-", color=color, label=f"Layer {layer}")
             for by_layer, sign in markers:
                 ax.plot(by_layer[layer].index / 1000, sign * by_layer[layer].values, "o", ms=3,
@@ -134,11 +106,8 @@ def weight_gradient_spread(scalars: pd.DataFrame, activation: str = "tanh",
     fig, axes = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True)
     for ax, init in zip(axes, ("standard", "normalized")):
         rows = select(scalars, activation, init)
-        depth = int(rows.depth.iloc[0])
         for layer, std in layer_stat(rows, "wgrad", stat).items():
-            if layer <= depth:
-                ax.plot(std.index / 1000, std.values, color=LAYER_COLORS[layer],
-                        label=f"Layer {layer}")
+            ax.plot(std.index / 1000, std.values, color=layer_color(layer), label=f"Layer {layer}")
         ax.set_yscale("log")
         over = "minibatch gradients" if stat == "batch_std" else "the probe-set gradient"
         ax.set_title(f"{curve_label(activation, init)}: std of dC/dW per layer ({over})",
@@ -157,7 +126,7 @@ def error_curves(scalars: pd.DataFrame, titles: dict[str, str],
     (seeds), the legend ordered by final error (best first), as in the paper. Pre-trained runs
     log fine-tuning after their pre-training steps, so their curves start late: the x axis
     counts pre-training examples too (paper Fig. 11)."""
-    test = scalars[(scalars.tag == "error/test") & scalars.dataset.isin(titles)]
+    test = scalars[(scalars.tag == tags.ERROR_TEST) & scalars.dataset.isin(titles)]
     datasets = [d for d in titles if d in set(test.dataset)]
     if not datasets:
         raise ValueError(f"no error/test curves for the datasets {', '.join(titles)}")

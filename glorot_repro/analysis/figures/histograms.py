@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from glorot_repro.figures.style import LAYER_COLORS, plt
-from glorot_repro.figures.training import curve_label
+from glorot_repro.analysis.collect import hidden_histograms
+from glorot_repro.analysis.figures.style import layer_color, plt
+from glorot_repro.analysis.labels import curve_label
 
 QUANTITIES = {"act": "activation value", "grad": "back-propagated gradient dC/ds",
               "wgrad": "weight gradient dC/dW"}
@@ -21,22 +22,19 @@ def layer_histogram_panels(hist: pd.DataFrame, quantity: str, panels: list[tuple
     fig, axes = plt.subplots(len(panels), 1, figsize=(6, 2.6 * len(panels)), sharex=True,
                              squeeze=False)
     for ax, (activation, init) in zip(axes[:, 0], panels):
-        rows = hist[(hist.activation == activation) & (hist.init == init)
-                    & hist.tag.str.fullmatch(rf"{quantity}/layer\d+")]
+        rows = hist[(hist.activation == activation) & (hist.init == init)]
+        rows = hidden_histograms(rows, quantity)
         if rows.empty:
             raise ValueError(f"no {quantity} histograms for activation={activation}, init={init}")
         step = rows.step.min() if at == "first" else rows.step.max()
-        for _, row in rows[rows.step == step].sort_values("tag").iterrows():
-            layer = int(row.tag.rsplit("layer", 1)[1])
-            if layer > row.depth:
-                continue  # W(D+1) feeds the softmax; the paper shows the hidden layers
+        for _, row in rows[rows.step == step].sort_values("layer").iterrows():
             right = np.asarray(row.limits)
             counts = np.asarray(row.counts, dtype=float)
             centres = right - (right[1] - right[0]) / 2
             # Every bin is drawn: the end bins hold the values at and beyond the range's ends,
             # which is where saturation shows (tanh's modes at +-1, Fig. 4).
-            ax.plot(centres, counts / counts.sum(), color=LAYER_COLORS[layer],
-                    label=f"Layer {layer}")
+            ax.plot(centres, counts / counts.sum(), color=layer_color(row.layer),
+                    label=f"Layer {row.layer}")
         ax.set_title(f"{curve_label(activation, init)}, update {step}", fontsize=10)
         ax.set_ylabel("fraction of values")
         ax.legend(fontsize=8, ncol=2)

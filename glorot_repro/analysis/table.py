@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from glorot_repro.figures.training import ROW_KEYS, curve_label
-from glorot_repro.paper import TABLE1 as PAPER_TABLE1
+from glorot_repro.analysis.labels import ROW_KEYS, curve_label
+from glorot_repro.analysis.paper import TABLE1 as PAPER_TABLE1
 
 P_VALUE = 0.005
 

@@ -18,6 +18,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 from tbparse import SummaryReader
 
+from glorot_repro import tags
 from glorot_repro.tblog import EVENTS_GLOB
 
 # Config values that name a run in figures and tables.
@@ -141,3 +142,28 @@ def collect_summaries(roots: Roots) -> pd.DataFrame:
     if not frames:
         raise FileNotFoundError(f"no finished runs (summary.json) under {describe(roots)}")
     return pd.concat(frames, ignore_index=True)
+
+
+def layer_stat(rows: pd.DataFrame, quantity: str, stat: str) -> dict[int, pd.Series]:
+    """{layer: value by step, averaged over the runs in `rows`} of the tags
+    <quantity>/layer<l>/<stat>, for the hidden layers of the runs' depth (tags.is_hidden)."""
+    depth = int(rows.depth.max())
+    out = {}
+    for tag, group in rows.groupby("tag"):
+        parsed = tags.parse(tag)
+        if (parsed and not parsed.theory and (parsed.quantity, parsed.stat) == (quantity, stat)
+                and tags.is_hidden(parsed.layer, depth)):
+            out[parsed.layer] = group.groupby("step").value.mean()
+    return dict(sorted(out.items()))
+
+
+def hidden_histograms(hist: pd.DataFrame, quantity: str) -> pd.DataFrame:
+    """The rows of a histogram table that hold <quantity>/layer<l> for a hidden layer l of their
+    run (not the softmax layer's weight gradients, W^{D+1}), with a `layer` column."""
+    def hidden_layer(tag: str, depth: int) -> int:
+        parsed = tags.parse(tag)
+        if parsed and parsed.quantity == quantity and parsed.stat is None and not parsed.theory:
+            return parsed.layer if tags.is_hidden(parsed.layer, depth) else 0
+        return 0
+    with_layer = hist.assign(layer=[hidden_layer(t, d) for t, d in zip(hist.tag, hist.depth)])
+    return with_layer[with_layer.layer > 0]

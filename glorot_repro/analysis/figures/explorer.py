@@ -7,9 +7,9 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from glorot_repro.explorer import QUANTITIES
-from glorot_repro.figures.style import plt
-from glorot_repro.figures.training import ACTIVATION_NAMES
+from glorot_repro.analysis.explorer import QUANTITIES
+from glorot_repro.analysis.figures.style import plt
+from glorot_repro.analysis.labels import ACTIVATION_NAMES
 
 
 def init_profiles(profiles: pd.DataFrame, title: str) -> plt.Figure:

@@ -10,7 +10,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from glorot_repro.figures.training import layer_stat
+from glorot_repro import tags
+from glorot_repro.analysis.collect import hidden_histograms, layer_stat
 
 REPRODUCED, PARTLY, NOT, NOT_RUN = "reproduced", "partly", "not reproduced", "not run"
 SATURATED = 0.95  # a tanh layer counts as saturated once the 98th percentile of |z| reaches this
@@ -46,10 +47,8 @@ def series(scalars: pd.DataFrame, tag: str, **where) -> pd.Series:
 
 def layers(scalars: pd.DataFrame, quantity: str, stat: str, **where) -> dict[int, pd.Series]:
     """{layer: value by step} of <quantity>/layer<l>/<stat> for the hidden layers (l <= depth),
-    averaged over the runs that match (figures.training.layer_stat reads the tags)."""
-    match = rows(scalars, **where)
-    depth = int(match.depth.iloc[0])
-    by_layer = {l: s for l, s in layer_stat(match, quantity, stat).items() if l <= depth}
+    averaged over the runs that match."""
+    by_layer = layer_stat(rows(scalars, **where), quantity, stat)
     if not by_layer:
         raise Missing(f"{quantity}/layer<l>/{stat}")
     return by_layer
@@ -62,8 +61,9 @@ def grade(value: float, full: float, part: float) -> str:
 def tanh_n_below_tanh(scalars: pd.DataFrame) -> Verdict:
     """Fig. 11: on Shapeset, normalized init trains tanh nets faster (paper at 200k updates:
     Tanh 60%, Tanh N 42%)."""
-    tanh = series(scalars, "error/test", dataset="shapeset", activation="tanh", init="standard")
-    tanh_n = series(scalars, "error/test", dataset="shapeset", activation="tanh", init="normalized")
+    tanh = series(scalars, tags.ERROR_TEST, dataset="shapeset", activation="tanh", init="standard")
+    tanh_n = series(scalars, tags.ERROR_TEST, dataset="shapeset", activation="tanh",
+                    init="normalized")
     step = int(min(tanh.index.max(), tanh_n.index.max()))
     error, error_n = tanh.loc[:step].iloc[-1], tanh_n.loc[:step].iloc[-1]
     gap = error - error_n
@@ -113,10 +113,9 @@ def softsign_knees(histograms: pd.DataFrame) -> Verdict:
     """Fig. 4 (bottom): at the end of training softsign's activations sit at the knees
     (|z| about 0.6-0.8), not at the asymptotes as tanh's do."""
     match = rows(histograms, activation="softsign", init="standard")
-    depth = int(match.depth.iloc[0])
-    last = match[match.step == match.step.max()]
+    last = hidden_histograms(match[match.step == match.step.max()], "act")
     knee = tail = total = 0.0
-    for _, h in last[last.tag.isin([f"act/layer{l}" for l in range(1, depth + 1)])].iterrows():
+    for _, h in last.iterrows():
         right = np.asarray(h.limits, dtype=float)
         centre = np.abs(right - (right[1] - right[0]) / 2)
         counts = np.asarray(h.counts, dtype=float)
@@ -172,7 +171,7 @@ def sigmoid_top_layer_saturates_and_escapes(scalars: pd.DataFrame) -> Verdict:
     """Fig. 2: a deep sigmoid net's top hidden layer drops to 0 quickly, then slowly escapes."""
     match = rows(scalars, activation="sigmoid", init="standard")
     depth = int(match.depth.iloc[0])
-    top = series(match, f"act/layer{depth}/mean")
+    top = series(match, tags.layer("act", depth, "mean"))
     low_step = int(top.idxmin())
     low = top.min()
     later = top[top.index > low_step]

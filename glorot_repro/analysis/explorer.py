@@ -15,10 +15,10 @@ from glorot_repro.activations import ACTIVATIONS
 from glorot_repro.errors import ConfigError, lookup
 from glorot_repro.init import INITS
 from glorot_repro.model import DeepMLP
-from glorot_repro.probes import layer_internals
+from glorot_repro.probes import layer_internals, predicted_variances
 from glorot_repro.rng import seed_everything
 from glorot_repro.stats import moments
-from glorot_repro.theory import GAINS, LINEAR_REGIME, predict_variances
+from glorot_repro.theory import GAINS, LINEAR_REGIME
 
 # What is measured per hidden layer l, in the probes' tag names: activations z^l, pre-activations
 # s^l and back-propagated gradients dC/ds^l, each per example. (Weight gradients are left out:
@@ -37,7 +37,7 @@ def init_profile(activation: str, init: str, depth: int, width: int, x: torch.Te
 
     The net is seeded as training seeds it, so it is the net a run with this seed starts from.
     Predictions: the forward ones (eq. 5) start from the batch's E[x^2]; the backward ones (eq. 6)
-    are relative, anchored at the measured top hidden layer as the probes' theory/ tags are.
+    are relative, anchored at the measured top hidden layer (probes.predicted_variances).
     Activations are predicted only in the linear regime, where E[z^2] = Var[z]; for ReLU the
     prediction is of E[z^2], not of the standard deviation drawn here, so it is left out.
     Columns: activation, init, quantity, layer (1..depth), measured, predicted."""
@@ -48,10 +48,7 @@ def init_profile(activation: str, init: str, depth: int, width: int, x: torch.Te
     predicted: dict[str, list[float]] = {}
     if activation in GAINS:
         sizes = [x.shape[1]] + [width] * depth
-        pred = predict_variances(activation, init, sizes,
-                                 internals.x.double().pow(2).mean().item(),
-                                 internals.grad[-1].double().var().item(),
-                                 internals.wgrad[depth - 1].double().var().item())
+        pred = predicted_variances(activation, init, sizes, internals)
         predicted = {"preact": pred.preact, "grad": pred.grad}
         if activation in LINEAR_REGIME:
             predicted["act"] = pred.act
