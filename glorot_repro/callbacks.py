@@ -17,7 +17,7 @@ from glorot_repro.config import validate
 from glorot_repro.errors import USER_ERRORS, RunDirError, exit_with
 from glorot_repro.lock import acquire
 
-log = logging.getLogger("glorot_repro.train")
+log = logging.getLogger(__name__)
 
 
 class CheckAtStart(Callback):

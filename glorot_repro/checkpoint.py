@@ -30,7 +30,7 @@ DIGEST_HEX = 64
 # What every checkpoint of ours holds (run.py), those written before they carried HEADER too.
 KEYS = frozenset({"model", "stream", "rng", "progress", "config"})
 
-log = logging.getLogger("glorot_repro.train")
+log = logging.getLogger(__name__)
 
 
 def temp_path(path: Path) -> Path:

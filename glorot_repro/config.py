@@ -25,10 +25,13 @@ ROOT_HOLDS = {"mnist": "MNIST/raw/", "cifar10": "cifar-10-batches-py/",
               "small_imagenet": "small_imagenet/<class>/"}
 
 
+# The keys every scale sets (conf/scale/<scale>.yaml, the one home of a budget) are MISSING here.
+
+
 @dataclass
 class ModelConf:
     depth: int = 5  # hidden layers (paper: 1-5; Table 1 uses 5)
-    width: int = 1000  # units per hidden layer (paper: 1000)
+    width: int = MISSING  # units per hidden layer (paper: 1000); set by the scale
 
 
 @dataclass
@@ -38,7 +41,7 @@ class ReplicaConf:
     `train.lr`. The init only sets the starting weights, so nets of one activation with
     different inits share one stack."""
     seeds: list[int] = field(default_factory=list)
-    # Instead of `seeds`: this many seeds from `seed` on, train.SEED_STRIDE apart (seed, seed + 1000,
+    # Instead of `seeds`: this many seeds from `seed` on, run.SEED_STRIDE apart (seed, seed + 1000,
     # ...), so rows that each have their own `seed` (conf/row/) keep disjoint seeds in a stack.
     n_seeds: int = 0
     lrs: list[float] = field(default_factory=list)
@@ -49,15 +52,15 @@ class ReplicaConf:
 class TrainConf:
     batch_size: int = 10  # paper: minibatch of 10, mean gradient
     lr: float = 0.03  # learns steadily at cpu scale (0.1 blew the loss up; docs/choices.md)
-    updates: int = 30_000
-    eval_every: int = 2_000  # valid and test error on the full sets every this many updates
+    updates: int = MISSING  # SGD updates; set by the scale
+    eval_every: int = MISSING  # valid and test error on the full sets every this many updates
     loss: str = "nll"  # nll (paper) | quadratic (Fig. 5's comparison)
     step: str = "lean"  # lean (fused, no autograd) | autograd (loss.backward + torch.optim.SGD)
     # lean step: write each layer's SGD updates into its weights every `defer` updates, folding
     # the pending ones into the products meanwhile (glorot_repro/lean.py). Same SGD up to rounding.
     # null = 10 on a CPU, 1 (at once) on a GPU.
     defer: Optional[int] = None
-    checkpoint_every: int = 5_000
+    checkpoint_every: int = MISSING
     check_every: int = 100  # look for a NaN/inf loss every this many updates (one host sync each)
     eval_batch_size: int = 1_000
     # Resume a run dir's checkpoint even though the config differs from the one it was written
@@ -70,8 +73,8 @@ class TrainConf:
 
 @dataclass
 class LogConf:
-    every: int = 1_000  # per-layer probes every this many updates (0 = off)
-    histograms: int = 5_000  # histogram cadence (0 = off); a multiple of `every`
+    every: int = MISSING  # per-layer probes every this many updates (0 = off)
+    histograms: int = MISSING  # histogram cadence (0 = off); a multiple of `every`
     progress: bool = True  # tqdm bar
     probe_size: int = 300  # fixed probe set: the first test examples (paper: 300)
     jacobian_examples: int = 2  # probe examples whose layer Jacobians are averaged (0 = off)
@@ -93,7 +96,8 @@ class InitConf:
 @dataclass
 class PretrainConf:
     """Unsupervised pre-training before supervised training (glorot_repro/pretrain.py). The keys
-    below matter only with name=dae; scale=smoke and scale=paper set their own budget."""
+    below matter only with name=dae; the defaults are scale=cpu's, and the other scales set
+    their own budget."""
     name: str = MISSING  # none | dae (greedy layer-wise stacked denoising auto-encoders)
     updates_per_layer: int = 1_000  # SGD updates of each hidden layer's auto-encoder
     lr: float = 0.01  # the auto-encoders' SGD learning rate (minibatches of train.batch_size)
@@ -107,8 +111,8 @@ class DatasetConf:
     root: str = "${oc.env:GLOROT_DATA,data}"  # where MNIST, CIFAR-10, Small-ImageNet files live
     download: bool = False  # fetch MNIST / CIFAR-10 through torchvision only when asked
     split_seed: int = 0  # seeds the train/valid split of the real datasets
-    n_valid: int = 10_000  # Shapeset: size of the fixed validation set
-    n_test: int = 10_000  # Shapeset: size of the fixed test set
+    n_valid: int = MISSING  # Shapeset: size of the fixed validation set
+    n_test: int = MISSING  # Shapeset: size of the fixed test set
     valid_seed: int = 1_000_001  # Shapeset: the validation set's own seed
     test_seed: int = 1_000_002  # Shapeset: the test set's own seed
     signed_pixels: bool = False  # paper unclear (paper.md §1): [0,1] (false) or [-1,1] (true) inputs

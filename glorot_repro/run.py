@@ -30,7 +30,8 @@ from glorot_repro.rng import rng_state, set_rng_state
 from glorot_repro.tblog import (EVENTS_GLOB, SUFFIX, close_writer, log_histograms, log_scalars,
                                 open_writer, sync_events)
 
-log = logging.getLogger("glorot_repro.train")
+log = logging.getLogger(__name__)
+SEED_STRIDE = 1000  # train.replicas.n_seeds: seed, seed + 1000, ...
 
 
 @dataclass
@@ -54,18 +55,53 @@ def error_percent(model: DeepMLP, x: torch.Tensor, y: torch.Tensor, batch: int) 
     return 100.0 * wrong / len(x)
 
 
+class TrainingWindows:
+    """The online training error of a stack of runs (error/train, loss/train): each run's summed
+    loss and wrong answers since its last evaluation, kept on the device and added to for the
+    whole stack at once, so an update costs no host sync."""
+
+    def __init__(self, runs: int, device: torch.device):
+        self.sums = torch.zeros(runs, 2, dtype=torch.float64, device=device)  # loss sum, wrong
+        self.examples = [0] * runs
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        """One update of every run: loss (K,) their mean costs, logits (K, B, classes), y (K, B)."""
+        batch = y.shape[1]
+        self.sums[:, 0] += loss * batch
+        self.sums[:, 1] += (logits.argmax(-1) != y).sum(dim=1)
+        self.examples = [n + batch for n in self.examples]
+
+    def finite(self) -> list[bool]:
+        """Whether each run's summed loss is still finite (one host sync for the stack)."""
+        return torch.isfinite(self.sums[:, 0]).tolist()
+
+    def take(self, k: int) -> tuple[float, float, int]:
+        """Run k's loss sum, wrong answers and examples since its last take; starts it anew."""
+        (loss_sum, wrong), examples = self.sums[k].tolist(), self.examples[k]
+        self.sums[k].zero_()
+        self.examples[k] = 0
+        return loss_sum, wrong, examples
+
+    def state(self, k: int) -> dict:
+        """Run k's window as its checkpoint keeps it."""
+        return {"window": self.sums[k].cpu(), "window_n": self.examples[k]}
+
+    def load(self, k: int, state: dict) -> None:
+        self.sums[k].copy_(state["window"])
+        self.examples[k] = state["window_n"]
+
+
 class Run:
     def __init__(self, run_dir: Path, cfg: DictConfig, model: DeepMLP, stream: Stream,
-                 window: torch.Tensor):
+                 windows: TrainingWindows, k: int):
         self.run_dir, self.cfg, self.model, self.stream = run_dir, cfg, model, stream
-        self.window = window  # on the device: summed loss and wrong answers since the last eval
-        self.window_n = 0  # examples in the window
+        self.windows, self.k = windows, k  # its online training error: windows' run k
         self.progress = Progress()
         self.resumed = False  # from a checkpoint, at progress.update
         self.status = "running"
         self.summary = None  # once finish() wrote it
         self.writer = None
-        self.vouched = None  # the event files the resumed checkpoint was written after (names)
+        self.vouched: list[str] = []  # the event files the resumed checkpoint was written after
         # Pre-training's updates come first on the step axis of the event files: supervised update
         # u is logged at step u + step_offset, so step x batch size is the examples seen (Fig. 11).
         self.step_offset = pretrain_updates(cfg)
@@ -91,9 +127,8 @@ class Run:
         self.stream.load_state_dict(ckpt["stream"])
         set_rng_state(ckpt["rng"])
         self.progress = Progress(**ckpt["progress"])
-        self.window.copy_(ckpt["window"])
-        self.window_n = ckpt["window_n"]
-        self.vouched = ckpt.get("events")  # absent from checkpoints older than the list
+        self.windows.load(self.k, ckpt)
+        self.vouched = ckpt["events"]
         self.resumed = True
         log.info("resuming %s from update %d", self.run_dir, self.progress.update)
         return True
@@ -138,25 +173,19 @@ class Run:
         last_saved = self.progress.update + self.step_offset if self.resumed else -1
         if self.resumed:
             self.check_vouched(last_saved)
-        self.writer = open_writer(self.run_dir, last_saved, self.own_event_files(),
-                                  self.vouched or ())
+        self.writer = open_writer(self.run_dir, last_saved, self.own_event_files(), self.vouched)
 
     def own_event_files(self) -> list[Path]:
         """The event files of the run dir this run wrote, and may cut: those named with SUFFIX
-        or by its checkpoint; all of them, if its checkpoint is older than event files named so
-        (someone else's are left alone under train.force_resume)."""
-        legacy = self.resumed and self.vouched is None
+        or by its checkpoint (someone else's are left alone under train.force_resume)."""
         return [p for p in sorted(self.run_dir.glob(EVENTS_GLOB))
-                if legacy or p.name.endswith(SUFFIX) or p.name in (self.vouched or ())]
+                if p.name.endswith(SUFFIX) or p.name in self.vouched]
 
     def check_vouched(self, last_saved: int) -> None:
         """Warn, one line per file, about event files the checkpoint was written after but that
         are gone: the steps they held are not logged again."""
-        if self.vouched is None:  # an older checkpoint: only a dir without any can be told
-            missing = [] if any(self.run_dir.glob(EVENTS_GLOB)) else [self.run_dir / EVENTS_GLOB]
-        else:
-            missing = [self.run_dir / name for name in self.vouched
-                       if not (self.run_dir / name).exists()]
+        missing = [self.run_dir / name for name in self.vouched
+                   if not (self.run_dir / name).exists()]
         for path in missing:
             log.warning("%s is missing behind the checkpoint at update %d in %s: its steps up to "
                         "%d are lost from the logs", path, self.progress.update, self.run_dir,
@@ -182,16 +211,14 @@ class Run:
         p.last_test_error = error_percent(self.model, *test, batch)
         p.last_eval_update = u
         scalars = {tags.ERROR_VALID: p.last_valid_error, tags.ERROR_TEST: p.last_test_error}
-        if self.window_n:
-            loss_sum, wrong = self.window.tolist()
-            scalars |= {tags.ERROR_TRAIN: 100.0 * wrong / self.window_n,
-                        tags.LOSS_TRAIN: loss_sum / self.window_n}
+        loss_sum, wrong, examples = self.windows.take(self.k)
+        if examples:
+            scalars |= {tags.ERROR_TRAIN: 100.0 * wrong / examples,
+                        tags.LOSS_TRAIN: loss_sum / examples}
         log_scalars(self.writer, scalars, u + self.step_offset)
         if p.last_valid_error < p.best_valid_error:
             p.best_valid_error, p.test_error_at_best_valid = p.last_valid_error, p.last_test_error
             p.best_update = u
-        self.window.zero_()
-        self.window_n = 0
         return scalars
 
     def probe(self, u: int, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -209,15 +236,37 @@ class Run:
         log_scalars(self.writer, scalars, step)
         log_histograms(self.writer, histograms, step)
 
-    def checkpoint(self, seconds: float) -> None:
-        self.progress.seconds = seconds
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    def check(self, u: int, finite: bool, seconds: float) -> None:
+        """The divergence check at update u: with a loss no longer finite, the run ends here as if
+        alone, whatever its stack does, keeping its last good checkpoint."""
+        self.progress.update = u
+        if finite:
+            self.progress.checked = u
+        else:
+            self.status = "diverged"
+            self.close_log()
+            self.finish(seconds)
+
+    def interrupt(self, u: int | None = None, seconds: float = 0.0) -> None:
+        """Ctrl-C or SIGTERM: the run stops, checkpointed at update u (None: during pre-training,
+        which keeps no checkpoint)."""
+        self.status = "interrupted"
+        if u is not None:
+            self.checkpoint(u, seconds)
+
+    def checkpoint(self, u: int, seconds: float) -> None:
+        self.progress.update, self.progress.seconds = u, seconds
         sync_events(self.writer, self.run_dir)  # first: the checkpoint vouches for them
         save_checkpoint(self.run_dir, {
             # clone: the weights may be views into replica stacks, which torch.save would store whole
             "model": {k: v.clone() for k, v in self.model.state_dict().items()},
             "stream": self.stream.state_dict(), "rng": rng_state(),
-            "progress": asdict(self.progress), "window": self.window.cpu(),
-            "window_n": self.window_n, "config": OmegaConf.to_container(self.cfg, resolve=True),
+            "progress": asdict(self.progress), **self.windows.state(self.k),
+            "config": OmegaConf.to_container(self.cfg, resolve=True),
             "events": [p.name for p in self.own_event_files()]})
 
     def close_log(self) -> None:
@@ -283,3 +332,61 @@ class Run:
                  "%d)", summary["best_valid_error"], summary["best_update"],
                  summary["test_error_at_best_valid"], last, summary["final_test_error"],
                  self.progress.last_eval_update)
+
+
+# Replica planning: which runs one process trains together (train.replicas), and from where.
+
+def replica_runs(cfg: DictConfig, run_dir: Path) -> list[tuple[DictConfig, Path]]:
+    """One (config, run dir) per model. Without train.replicas: the run itself. With lists of
+    inits, seeds and/or learning rates: their product, each in run_dir/[<init>_]seed<s>_lr<lr>
+    with the config it would have run with alone."""
+    replicas = cfg.train.replicas
+    seeds = list(replicas.seeds) or [cfg.seed + SEED_STRIDE * i for i in range(replicas.n_seeds)]
+    inits, lrs = list(replicas.inits), list(replicas.lrs)
+    if not inits and not seeds and not lrs:
+        return [(cfg, run_dir)]
+    out = []
+    for init in inits or [cfg.init.name]:
+        for seed in seeds or [cfg.seed]:
+            for lr in lrs or [cfg.train.lr]:
+                alone = cfg.copy()
+                alone.init.name, alone.seed, alone.train.lr = init, seed, lr
+                alone.train.replicas.inits, alone.train.replicas.seeds = [], []
+                alone.train.replicas.lrs = []
+                name = f"seed{seed}_lr{lr:g}"
+                out.append((alone, run_dir / (f"{init}_{name}" if inits else name)))
+    return out
+
+
+def save_config(cfg: DictConfig, run_dir: Path, hydra_files: bool = False) -> None:
+    """.hydra/config.yaml, and with `hydra_files` Hydra's hydra.yaml and overrides.yaml: what
+    Hydra writes itself unless told not to (config.py tells it not to, so a refused resume leaves
+    the old run labelled as it was). A replica gets its own config there, so tools read a lone
+    run's and a replica's alike."""
+    files = {"config.yaml": cfg}
+    if hydra_files:
+        from hydra.core.hydra_config import HydraConfig
+
+        hydra_cfg = HydraConfig.get()
+        files |= {"hydra.yaml": OmegaConf.create({"hydra": hydra_cfg}),
+                  "overrides.yaml": hydra_cfg.overrides.task}
+    (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        write_atomic(run_dir / ".hydra" / name, OmegaConf.to_yaml(content).encode())
+
+
+def common_start(runs: list[Run]) -> int:
+    """The update all runs resume from, once each has loaded its newest checkpoint. Replicas are
+    checkpointed one after another, so a kill between two leaves some a checkpoint ahead: those
+    step back to their previous checkpoint, at the others' update. With none (all of a stack's
+    replicas diverged in earlier segments): 0, where the loop finds nothing left to run."""
+    if not runs:
+        return 0
+    start = min(r.progress.update for r in runs)
+    for r in runs:
+        if r.progress.update != start and not r.resume(update=start):
+            raise ResumeError(
+                f"the replicas' checkpoints stand at different updates "
+                f"{sorted({q.progress.update for q in runs})} and {r.run_dir} has none at update "
+                f"{start}; resume each run dir alone, or delete the checkpoints to start over")
+    return start

@@ -18,7 +18,7 @@ EVENTS_GLOB = "events.out.tfevents.*"
 # tells our event files (a run killed before its first checkpoint) from anyone else's.
 SUFFIX = ".glorot_repro"
 
-log = logging.getLogger("glorot_repro.train")
+log = logging.getLogger(__name__)
 
 
 def drop_events_after(run_dir: Path, step: int, files: list[Path] | None = None,

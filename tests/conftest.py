@@ -1,18 +1,34 @@
+import inspect
 import json
+import re
+import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from tbparse import SummaryReader
 
+from glorot_repro.checkpoint import CHECKPOINT, PREVIOUS, temp_path
 from glorot_repro.compose import compose_config
 from glorot_repro.data.streams import ShapesetStream
 from glorot_repro.train import train
 
 REPO = Path(__file__).resolve().parents[1]
+# End-to-end tests (marker e2e, left out of the fast tier `pytest -m "not e2e"`): those that
+# train through these fixtures, or whose body trains a net or launches a process itself.
+E2E_FIXTURES = {"run_smoke", "paused", "uninterrupted", "straight_smoke", "at_40"}
+E2E_CALLS = re.compile(r"\b(entry_point|reproduce|train|subprocess\.\w+)\(")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        body = inspect.getsource(item.function) if hasattr(item, "function") else ""
+        if E2E_FIXTURES & set(getattr(item, "fixturenames", ())) or E2E_CALLS.search(body):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture
@@ -79,3 +95,148 @@ def fake_mnist(root: Path, n_train: int = 600, n_test: int = 100) -> Path:
         write_idx(raw / f"{part}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
         write_idx(raw / f"{part}-labels-idx1-ubyte", np.arange(n) % 10)
     return raw
+
+
+# Training subprocesses paused at a hook, to be killed or signalled there (test_reliability*.py).
+# Checkpoints at 20, 40, 60: on evaluation, probe and histogram steps, whose events a resumed run
+# must keep (it does not log them again).
+ARGS = ("scale=smoke", "device=cpu", "train.checkpoint_every=20")
+
+# `python -c PAUSING_TRAIN <marker> <hook> <n> <train args>`: the real entry point, made to stop at
+# the n-th time it reaches `hook` and write <marker>; it goes on once the test deletes <marker>
+# (or never, when the test kills it).
+PAUSING_TRAIN = f"""
+import os, sys, time
+from pathlib import Path
+
+marker, hook, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+calls = 0
+
+
+def reached():
+    global calls
+    calls += 1
+    return calls == n
+
+
+def pause():
+    marker.write_text("paused")
+    while marker.exists():
+        time.sleep(0.01)
+
+
+# The stop handler leaves <marker>.signalled once it has run, for the test to wait on.
+from glorot_repro.stop import StopRequest
+handle = StopRequest._handle
+
+
+def acknowledged_handle(self, signum, frame):
+    handle(self, signum, frame)
+    Path(str(marker) + ".signalled").write_text(str(signum))
+
+
+StopRequest._handle = acknowledged_handle
+
+if hook == "update":  # inside update n, before its minibatch is drawn
+    from glorot_repro.data.streams import ShapesetStream
+    next_batch = ShapesetStream.next_batch
+
+    def paused_next_batch(self, k):
+        if reached():
+            pause()
+        return next_batch(self, k)
+
+    ShapesetStream.next_batch = paused_next_batch
+elif hook == "checkpoint_write":  # the new checkpoint half written, not yet renamed into place
+    fsync = os.fsync
+
+    def paused_fsync(fd):
+        if os.readlink(f"/proc/self/fd/{{fd}}").endswith("{temp_path(Path(CHECKPOINT)).name}") and reached():
+            os.ftruncate(fd, os.fstat(fd).st_size // 2)
+            pause()
+        fsync(fd)
+
+    os.fsync = paused_fsync
+elif hook == "checkpoint_rename":  # the old checkpoint moved to {PREVIOUS}, the new one not in place
+    replace = os.replace
+
+    def paused_replace(src, dst):
+        if Path(dst).name == "{CHECKPOINT}" and reached():
+            pause()
+        replace(src, dst)
+
+    os.replace = paused_replace
+
+sys.argv = ["glorot_repro.train", *sys.argv[4:]]
+from glorot_repro.cli import main
+main()
+"""
+
+
+class Paused:
+    """A training subprocess stopped at a hook, for the test to signal."""
+
+    def __init__(self, tmp_path: Path, run_dir: Path, hook: str, n: int,
+                 args: tuple[str, ...] = ARGS):
+        self.marker = tmp_path / f"paused_{hook}_{n}"
+        self.output = tmp_path / f"output_{hook}_{n}.txt"
+        where = f"hydra.sweep.dir={run_dir}" if "-m" in args else f"hydra.run.dir={run_dir}"
+        with open(self.output, "w") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", PAUSING_TRAIN, str(self.marker), hook, str(n), *args,
+                 where], cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while not self.marker.exists():
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.proc.kill()
+                pytest.fail(f"the run did not reach {hook} #{n}:\n{self.output.read_text()[-3000:]}")
+            time.sleep(0.02)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        assert self.proc.wait(timeout=60) == -signal.SIGKILL
+
+    def stop_and_go_on(self, signum: int = signal.SIGTERM) -> tuple[int, str]:
+        """SIGTERM (or signum), then, once its handler has run in the paused loop, let the run
+        continue; returns its exit status and output."""
+        signalled = Path(str(self.marker) + ".signalled")
+        self.proc.send_signal(signum)
+        deadline = time.time() + 60
+        while not signalled.exists():
+            if self.proc.poll() is not None or time.time() > deadline:
+                pytest.fail(f"the stop handler did not run:\n{self.output.read_text()[-3000:]}")
+            time.sleep(0.01)
+        self.marker.unlink()
+        return self.proc.wait(timeout=120), self.output.read_text()
+
+
+@pytest.fixture
+def paused(tmp_path):
+    started = []
+
+    def start(run_dir, hook, n, args=ARGS):
+        started.append(Paused(tmp_path, run_dir, hook, n, args))
+        return started[-1]
+
+    yield start
+    for p in started:  # a failing test leaves no process behind
+        if p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait()
+
+
+def histograms(run_dir) -> dict[str, list]:
+    """tag -> [(step, bucket counts)] for every histogram of a run dir."""
+    df = SummaryReader(str(run_dir)).histograms
+    return {tag: [(s, list(c)) for s, c in zip(g.step, g.counts)] for tag, g in df.groupby("tag")}
+
+
+def one_line_error(res, *needles: str) -> None:
+    """A command that failed as bad input must: exit 2, one 'error: ' line holding each needle."""
+    out = res.stdout + res.stderr
+    assert res.returncode == 2, out[-3000:]
+    assert "Traceback" not in out
+    errors = [line for line in out.splitlines() if "error: " in line]
+    assert len(errors) == 1, out[-3000:]
+    for needle in needles:
+        assert needle in errors[0]

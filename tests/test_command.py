@@ -101,7 +101,7 @@ def test_help_imports_none_of_the_heavy_packages():
 
 
 def test_training_imports_no_plotting_or_tables(tmp_path):
-    code = ("import sys; from glorot_repro.train import main; main(); "
+    code = ("import sys; from glorot_repro.cli import main; main(); "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'pandas', "
             "'tbparse', 'scipy'}))")
     res = subprocess.run([sys.executable, "-c", code, "scale=smoke", "train.updates=0",
@@ -124,6 +124,6 @@ def test_a_sweep_ends_with_one_tensorboard_line_for_all_its_runs(tmp_path):
 def test_submitit_sweep_says_where_the_jobs_output_goes(caplog):
     launcher = {"submitit_folder": "multiruns/x/.submitit/%j"}
     config = OmegaConf.create({"hydra": {"launcher": launcher, "sweep": {"dir": "multiruns/x"}}})
-    with caplog.at_level("INFO", logger="glorot_repro.train"):
+    with caplog.at_level("INFO", logger="glorot_repro"):
         SweepLogs().on_multirun_start(config)
     assert "each job's output goes to multiruns/x/.submitit/%j" in caplog.text

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from glorot_repro.errors import ConfigError
-from glorot_repro.init import INITS, init_linear_, normalized_bound, standard_bound
+from glorot_repro.init import INITS, init_linear_
 from glorot_repro.model import DeepMLP
 from glorot_repro.probes import layer_internals
 from glorot_repro.theory import predict_variances

@@ -87,35 +87,27 @@ def test_delta_is_the_per_example_gradient_wrt_preactivation():
     assert fd == pytest.approx(ref.delta[1][i, k].item(), rel=1e-5)
 
 
-def test_lecture_example_f_equals_x_plus_y_times_z():
-    """lecture.md 'Example': f = (x+y)z, x=-2, y=5, z=-4 -> q=3, f=-12, df/dx=df/dy=-4, df/dz=3."""
-    x, y, z = (torch.tensor(v, requires_grad=True) for v in (-2.0, 5.0, -4.0))
-    q = x + y
-    f = q * z
-    f.backward()
-    assert (q.item(), f.item()) == (3.0, -12.0)
-    # The chain rule by hand, as on the slide: df/dq = z, df/dz = q, dq/dx = dq/dy = 1.
-    assert x.grad.item() == y.grad.item() == z.item() * 1 == -4.0
-    assert z.grad.item() == q.item() == 3.0
-
-
-def test_lecture_example_logistic_regression():
-    """lecture.md '(slightly less simple) Example': w0 x0 = -2, w1 x1 = 6, s = 1, y_hat = 0.73,
-    dy_hat/ds = 0.20, dy_hat/dw0 = -0.20, dy_hat/dw1 = -0.39, dy_hat/dx1 = 0.20 w1 = -0.60.
-    The values consistent with those are w0=2, x0=-1, w1=-3, x1=-2, w2=-3. The slide's
-    dy_hat/dx0 = 0.20 w0 = -0.40 has a sign slip: with w0 = 2 it is +0.39 (checked below)."""
-    w0, x0, w1, x1, w2 = (torch.tensor(v, dtype=torch.float64, requires_grad=True)
-                          for v in (2.0, -1.0, -3.0, -2.0, -3.0))
-    s = w0 * x0 + w1 * x1 + w2
-    y_hat = 1 / (1 + torch.exp(-s))  # the slide's reciprocal / exp / negate chain
-    y_hat.backward()
-    assert ((w0 * x0).item(), (w1 * x1).item(), s.item()) == (-2.0, 6.0, 1.0)
-    assert round(y_hat.item(), 2) == 0.73
-    dyds = y_hat.item() * (1 - y_hat.item())  # sigma' = sigma (1 - sigma)
-    assert round(dyds, 2) == 0.20 and w2.grad.item() == pytest.approx(dyds)
-    assert round(w0.grad.item(), 2) == -0.20 and round(w1.grad.item(), 2) == -0.39
-    assert round(x1.grad.item(), 2) == -0.59 and round(0.20 * w1.item(), 2) == -0.60
-    assert round(x0.grad.item(), 2) == 0.39
+def test_lecture_logistic_regression_example_through_backprop():
+    """lecture.md '(slightly less simple) Example' as layer 1 of a DeepMLP, in the project's own
+    backprop: w0 x0 = -2, w1 x1 = 6, s = 1, y_hat = 0.73, dy_hat/ds = 0.20, dy_hat/dw0 = -0.20,
+    dy_hat/dw1 = -0.39 (w0=2, x0=-1, w1=-3, x1=-2, w2=-3 the bias). Whatever dC/dz^1 = g the
+    softmax layer above sends down, BP2-BP4 must give dC/ds^1 = 0.20 g, dC/dW^1 = (-0.20 g,
+    -0.39 g) and dC/db^1 = 0.20 g."""
+    model = DeepMLP(2, 2, depth=1, width=1, activation="sigmoid", init="standard").double()
+    with torch.no_grad():
+        model.hidden[0].weight.copy_(torch.tensor([[2.0, -3.0]]))
+        model.hidden[0].bias.fill_(-3.0)
+        model.output.weight.copy_(torch.tensor([[1.0], [-1.0]]))
+        model.output.bias.zero_()
+    x, y = torch.tensor([[-1.0, -2.0]], dtype=torch.float64), torch.tensor([0])
+    bp = backprop(model, x, y)
+    assert bp.pre[0].item() == 1.0 and round(bp.act[0].item(), 2) == 0.73
+    logits = model(x)
+    g = ((logits.softmax(-1) - torch.tensor([[1.0, 0.0]], dtype=torch.float64))
+         @ model.output.weight).item()  # dC/dz^1 for NLL
+    assert round(bp.delta[0].item() / g, 2) == 0.20
+    assert [round(v / g, 2) for v in bp.weight_grads[0].flatten().tolist()] == [-0.20, -0.39]
+    assert round(bp.bias_grads[0].item() / g, 2) == 0.20
 
 
 def test_layer_jacobian_matches_autograd_and_svd():

@@ -4,14 +4,10 @@ import logging
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
-from tbparse import SummaryReader
 from torch.utils.tensorboard import SummaryWriter
 
 import glorot_repro.run
@@ -22,122 +18,8 @@ from glorot_repro.errors import ConfigError, ResumeError, RunDirError
 from glorot_repro.tblog import drop_events_after
 from glorot_repro.train import train
 
-from conftest import comparable, crash_at, entry_point, fake_mnist, read_summary, scalars
-
-# Checkpoints at 20, 40, 60: on evaluation, probe and histogram steps, whose events a resumed run
-# must keep (it does not log them again).
-ARGS = ("scale=smoke", "device=cpu", "train.checkpoint_every=20")
-
-# `python -c PAUSING_TRAIN <marker> <hook> <n> <train args>`: the real entry point, made to stop at
-# the n-th time it reaches `hook` and write <marker>; it goes on once the test deletes <marker>
-# (or never, when the test kills it).
-PAUSING_TRAIN = f"""
-import os, sys, time
-from pathlib import Path
-
-marker, hook, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-calls = 0
-
-
-def reached():
-    global calls
-    calls += 1
-    return calls == n
-
-
-def pause():
-    marker.write_text("paused")
-    while marker.exists():
-        time.sleep(0.01)
-
-
-if hook == "update":  # inside update n, before its minibatch is drawn
-    from glorot_repro.data.streams import ShapesetStream
-    next_batch = ShapesetStream.next_batch
-
-    def paused_next_batch(self, k):
-        if reached():
-            pause()
-        return next_batch(self, k)
-
-    ShapesetStream.next_batch = paused_next_batch
-elif hook == "checkpoint_write":  # the new checkpoint half written, not yet renamed into place
-    fsync = os.fsync
-
-    def paused_fsync(fd):
-        if os.readlink(f"/proc/self/fd/{{fd}}").endswith("{temp_path(Path(CHECKPOINT)).name}") and reached():
-            os.ftruncate(fd, os.fstat(fd).st_size // 2)
-            pause()
-        fsync(fd)
-
-    os.fsync = paused_fsync
-elif hook == "checkpoint_rename":  # the old checkpoint moved to {PREVIOUS}, the new one not in place
-    replace = os.replace
-
-    def paused_replace(src, dst):
-        if Path(dst).name == "{CHECKPOINT}" and reached():
-            pause()
-        replace(src, dst)
-
-    os.replace = paused_replace
-
-sys.argv = ["glorot_repro.train", *sys.argv[4:]]
-from glorot_repro.train import main
-main()
-"""
-
-
-class Paused:
-    """A training subprocess stopped at a hook, for the test to signal."""
-
-    def __init__(self, tmp_path: Path, run_dir: Path, hook: str, n: int,
-                 args: tuple[str, ...] = ARGS):
-        self.marker = tmp_path / f"paused_{hook}_{n}"
-        self.output = tmp_path / f"output_{hook}_{n}.txt"
-        where = f"hydra.sweep.dir={run_dir}" if "-m" in args else f"hydra.run.dir={run_dir}"
-        with open(self.output, "w") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", PAUSING_TRAIN, str(self.marker), hook, str(n), *args,
-                 where], cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.time() + 120
-        while not self.marker.exists():
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.proc.kill()
-                pytest.fail(f"the run did not reach {hook} #{n}:\n{self.output.read_text()[-3000:]}")
-            time.sleep(0.02)
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        assert self.proc.wait(timeout=60) == -signal.SIGKILL
-
-    def terminate_and_go_on(self) -> tuple[int, str]:
-        """SIGTERM, then let the run continue; returns its exit status and output."""
-        self.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.2)  # the handler runs in the paused loop
-        self.marker.unlink()
-        return self.proc.wait(timeout=120), self.output.read_text()
-
-
-@pytest.fixture
-def paused(tmp_path):
-    started = []
-
-    def start(run_dir, hook, n, args=ARGS):
-        started.append(Paused(tmp_path, run_dir, hook, n, args))
-        return started[-1]
-
-    yield start
-    for p in started:  # a failing test leaves no process behind
-        if p.proc.poll() is None:
-            p.proc.kill()
-            p.proc.wait()
-
-
-def histograms(run_dir) -> dict[str, list]:
-    """tag -> [(step, bucket counts)] for every histogram of a run dir."""
-    df = SummaryReader(str(run_dir)).histograms
-    return {tag: [(s, list(c)) for s, c in zip(g.step, g.counts)] for tag, g in df.groupby("tag")}
-
+from conftest import (ARGS, comparable, crash_at, entry_point, fake_mnist, histograms,
+                      one_line_error, read_summary, scalars)
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
@@ -338,7 +220,7 @@ def test_checkpoint_past_the_requested_updates_is_refused(run_smoke, tmp_path):
 # ------------------------------------------------------------------------------------------------
 def test_sigterm_to_a_real_process_interrupts_and_resumes(tmp_path, paused, uninterrupted):
     run_dir = tmp_path / "run"
-    status, output = paused(run_dir, "update", 25).terminate_and_go_on()
+    status, output = paused(run_dir, "update", 25).stop_and_go_on()
     assert status == 1
     assert read_summary(run_dir)["status"] == "interrupted"
     assert read_summary(run_dir)["updates"] == 25
@@ -353,7 +235,7 @@ def test_sigterm_to_a_real_process_interrupts_and_resumes(tmp_path, paused, unin
 def test_sigterm_stops_the_whole_sweep_and_rerunning_resumes_it(tmp_path, paused):
     sweep = tmp_path / "sweep"
     args = ("-m", *ARGS, "train.lr=0.03,0.01")
-    status, output = paused(sweep, "update", 25, args).terminate_and_go_on()
+    status, output = paused(sweep, "update", 25, args).stop_and_go_on()
     assert status == 1 and "Traceback" not in output
     assert f"rerun the same command with hydra.sweep.dir={sweep}" in output
     jobs = [p for p in sweep.iterdir() if p.is_dir()]
@@ -412,22 +294,12 @@ def test_shapeset_minibatch_larger_than_a_generation_chunk():
         assert x.shape == (1500, 1024) and y.shape == (1500,)
 
 
-def _one_line_error(res, *needles: str) -> None:
-    out = res.stdout + res.stderr
-    assert res.returncode == 2, out[-3000:]
-    assert "Traceback" not in out
-    errors = [line for line in out.splitlines() if "error: " in line]
-    assert len(errors) == 1, out[-3000:]
-    for needle in needles:
-        assert needle in errors[0]
-
-
 def test_unwritable_output_dir_one_line(tmp_path):
     (tmp_path / "afile").write_text("a file, not a dir: unwritable even for root")
     for mode, key in (("hydra.run.dir", []), ("hydra.sweep.dir", ["-m"])):
         target = tmp_path / "afile" / "run"
         res = entry_point(*key, "scale=smoke", f"{mode}={target}", cwd=tmp_path)
-        _one_line_error(res, f"cannot write the output dir {target} (Not a directory)", mode)
+        one_line_error(res, f"cannot write the output dir {target} (Not a directory)", mode)
 
 
 def test_truncated_dataset_file_one_line(tmp_path):
@@ -436,11 +308,11 @@ def test_truncated_dataset_file_one_line(tmp_path):
     images.write_bytes(images.read_bytes()[:1000])
     res = entry_point("scale=smoke", "dataset=mnist", f"dataset.root={tmp_path / 'data'}",
                       f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
-    _one_line_error(res, str(images), "truncated", "IDX")
+    one_line_error(res, str(images), "truncated", "IDX")
 
 
 def test_changed_config_on_resume_one_line(tmp_path, uninterrupted):
     run_dir = tmp_path / "run"
     shutil.copytree(uninterrupted, run_dir)
     res = entry_point(*ARGS, "model.depth=3", f"hydra.run.dir={run_dir}", cwd=tmp_path)
-    _one_line_error(res, "model.depth: 5 (checkpoint) vs 3 (now)", "train.force_resume=true")
+    one_line_error(res, "model.depth: 5 (checkpoint) vs 3 (now)", "train.force_resume=true")

@@ -6,7 +6,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,10 +19,10 @@ from glorot_repro.compose import compose_config
 from glorot_repro.errors import ResumeError
 from glorot_repro.events import FOOTER, HEADER, frame, repair
 from glorot_repro.tblog import SUFFIX
-from glorot_repro.train import save_config, train
+from glorot_repro.run import save_config
+from glorot_repro.train import train
 
-from conftest import comparable, entry_point, read_summary, scalars
-from test_reliability import ARGS, _one_line_error, histograms, paused  # noqa: F401 (fixture)
+from conftest import ARGS, comparable, entry_point, histograms, one_line_error, read_summary, scalars
 
 EVENTS = "events.out.tfevents.*"
 
@@ -81,7 +80,7 @@ def test_a_second_process_on_a_live_run_dir_is_refused_and_a_killed_holder_block
     first = paused(run_dir, "update", 25, run_args())  # live: checkpoint 20 on disk, events to 24
     before = snapshot(run_dir)
     second = entry_point(*run_args(), f"hydra.run.dir={run_dir}", cwd=tmp_path)
-    _one_line_error(second, f"{run_dir} is in use by another training process "
+    one_line_error(second, f"{run_dir} is in use by another training process "
                             f"(pid {first.proc.pid})")
     assert snapshot(run_dir) == before  # the refused process read and wrote nothing there
     assert "scale=smoke" in (run_dir / ".hydra" / "overrides.yaml").read_text()
@@ -222,7 +221,7 @@ def filling_next_batch(self, k):
 
 ShapesetStream.next_batch = filling_next_batch
 sys.argv = ["glorot_repro.train", *sys.argv[1:]]
-from glorot_repro.train import main
+from glorot_repro.cli import main
 main()
 """
 
@@ -232,7 +231,7 @@ def test_a_full_disk_under_the_event_writer_ends_the_run_in_one_line(tmp_path, a
     res = subprocess.run([sys.executable, "-c", DISK_FULL_AT_25, *run_args(),
                           f"hydra.run.dir={run_dir}"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    _one_line_error(res, f"could not write the event files in {run_dir} (No space left on device)")
+    one_line_error(res, f"could not write the event files in {run_dir} (No space left on device)")
     assert load_checkpoint(run_dir)["progress"]["update"] == 20
     train(compose_config(run_args()), run_dir)
     assert_same_as(run_dir, at_40)
@@ -325,7 +324,7 @@ def test_a_refused_resume_leaves_the_runs_config_as_it_was(tmp_path, at_40):
     hydra = snapshot(run_dir / ".hydra")
     assert "depth: 5" in hydra["config.yaml"].decode()
     res = entry_point(*ARGS, "model.depth=3", f"hydra.run.dir={run_dir}", cwd=tmp_path)
-    _one_line_error(res, "model.depth: 5 (checkpoint) vs 3 (now)")
+    one_line_error(res, "model.depth: 5 (checkpoint) vs 3 (now)")
     assert snapshot(run_dir / ".hydra") == hydra
 
 
@@ -339,10 +338,7 @@ def test_a_stop_during_pretraining_ends_in_one_line(tmp_path, paused, signum):
     run_dir = tmp_path / "run"
     args = run_args("pretrain=dae")
     p = paused(run_dir, "update", 5, args)
-    p.proc.send_signal(signum)
-    time.sleep(0.2)  # the handler runs in the paused update
-    p.marker.unlink()
-    status, output = p.proc.wait(timeout=120), p.output.read_text()
+    status, output = p.stop_and_go_on(signum)
     assert status == 1, output[-3000:]
     assert "Traceback" not in output
     warned = [line for line in output.splitlines() if "[WARNING]" in line or "[ERROR]" in line]

@@ -14,6 +14,14 @@ from PIL import Image
 from glorot_repro.data import vision
 from glorot_repro.data.splits import Splits
 from glorot_repro.data.vision import load_cifar10, load_mnist, load_small_imagenet, seeded_split
+
+
+def documented_split(n, n_valid, seed):
+    """The split as docs/choices.md states it, written here rather than taken from the loader:
+    a permutation of range(n) by torch.randperm under a Generator seeded with `seed`; its first
+    n_valid indices are the validation set, the rest the training set."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[:n_valid], perm[n_valid:]
 from glorot_repro.errors import DatasetError
 
 from conftest import fake_mnist, write_idx
@@ -93,9 +101,12 @@ def test_real_mnist_sizes_and_types(real_mnist):
 def test_real_mnist_split_from_training_file(real_mnist, real_mnist_raw):
     images = torch.from_numpy(_read_idx(real_mnist_raw / "train-images-idx3-ubyte").copy())
     labels = torch.from_numpy(_read_idx(real_mnist_raw / "train-labels-idx1-ubyte").astype(np.int64))
-    valid_idx, train_idx = seeded_split(60_000, 10_000, seed=0)
-    assert not set(valid_idx.tolist()) & set(train_idx.tolist())
+    valid_idx, train_idx = documented_split(60_000, 10_000, seed=0)
     flat = images.reshape(60_000, -1)
+    # Whatever the order: the two sets together are the training file's images, each once.
+    key = torch.randn(784, dtype=torch.float64)
+    split_keys = torch.cat([real_mnist.valid_x, real_mnist.train_x]).double() @ key
+    assert torch.equal(split_keys.sort().values, ((flat.float() / 255).double() @ key).sort().values)
     assert torch.equal(real_mnist.valid_x, flat[valid_idx].float() / 255)
     assert torch.equal(real_mnist.valid_y, labels[valid_idx])
     assert torch.equal(real_mnist.train_x, flat[train_idx].float() / 255)
@@ -240,7 +251,7 @@ def test_cifar10_small_tree_values_and_layout(tmp_path):
 
     train_data = np.concatenate([written[f"data_batch_{k}"][0] for k in range(1, 6)])
     train_labels = np.concatenate([written[f"data_batch_{k}"][1] for k in range(1, 6)])
-    valid_idx, train_idx = seeded_split(300, 60, seed=5)
+    valid_idx, train_idx = documented_split(300, 60, seed=5)
     assert torch.equal(s.valid_x, torch.from_numpy(train_data[valid_idx.numpy()]).float() / 255)
     assert torch.equal(s.valid_y, torch.from_numpy(train_labels[valid_idx.numpy()]))
     assert torch.equal(s.train_x, torch.from_numpy(train_data[train_idx.numpy()]).float() / 255)

@@ -3,8 +3,8 @@ tanh hidden layer, on random data. Sec. 5's point: the quadratic cost has far la
 than the cross-entropy (-log P(y|x)), so SGD started on one barely moves.
 
 Computed directly (no training): every other weight stays at its normalized-init value, the
-two chosen weights W1[i, 0] and W2[0, k] sweep a square grid, and the mean cost over the data is
-evaluated at each grid point."""
+two chosen weights, W1[0, 0] (input 0 to hidden unit 0) and W2[0, 0] (hidden unit 0 to class
+0), sweep a square grid, and the mean cost over the data is evaluated at each grid point."""
 from __future__ import annotations
 
 from dataclasses import dataclass
