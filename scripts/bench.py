@@ -245,7 +245,8 @@ def main() -> None:
             print(f"  probing costs {100 * (1 - medians[probed] / medians[lean]):.1f}% of {lean}")
     if args.shapeset_images:
         rate = shapeset_images_per_second(device, args.shapeset_images)
-        print(f"  Shapeset-3x2: {rate:,.0f} images/s on {name_of_device}")
+        print(f"  Shapeset-3x2: {rate:,.0f} images/s on {name_of_device}: at most "
+              f"{rate / BATCH:,.0f} model-updates/s for a stack fed online Shapeset")
 
 
 if __name__ == "__main__":
