@@ -28,10 +28,11 @@ The tensors step() returns are the graph's outputs: the next replay of the same 
 them. The trainer reads them at once (its on-device window sums); anything that keeps them must
 clone them.
 
-Warm-up: the first WARMUP steps after a (re)start run eagerly on the stream the graphs are
-captured on (a side stream, as CUDA graph capture requires: libraries set up their per-stream
-workspaces there, and the lean step allocates its factor buffers), then every phase is captured
-and replayed from then on. A change of minibatch shape starts over.
+Warm-up: the first steps after a (re)start run eagerly on the stream the graphs are captured
+on (a side stream, as CUDA graph capture requires: libraries set up their per-stream workspaces
+there, and the lean step allocates its factor buffers): WARMUP of them, and at least one per
+phase plus one. Then every phase is captured, and replayed from then on. A change of minibatch
+shape starts over.
 
 Without CUDA (capture=False), the same wrapper runs each phase's ops eagerly on its static
 buffers, with the Python state managed exactly as around a replay: this is what the CPU tests
@@ -80,6 +81,7 @@ class GraphedSGD:
 
     def _start_over(self) -> None:
         self.eager_left = self.warmup
+        self.eager_steps = 0  # since the start (over)
         self.graphs: list = []  # keeps the captured graphs (and their pools) alive
         self.replays: list[Callable[[], Outputs]] | None = None  # per phase
         self.rows_after: list[int] = []  # per phase: LeanSGD.rows once its step is done
@@ -105,7 +107,11 @@ class GraphedSGD:
         self.static_y.copy_(y)
         if self.eager_left:
             self.eager_left -= 1
-            return self._eager()
+            self.eager_steps += 1
+            out = self._eager()
+            if self.eager_steps == 1:  # now the buffers are made: warm up through every phase
+                self.eager_left = max(self.eager_left, self.lean.capacity // self.lean.batch)
+            return out
         if self.replays is None:
             self._record()
         lean = self.lean
@@ -187,6 +193,7 @@ def maybe_graphed(sgd, cfg, device: torch.device):
     if not can_capture(device):
         raise ConfigError(f"train.cuda_graphs=on needs a CUDA device, and this run is on "
                           f"{device}; use train.cuda_graphs=auto or off")
-    log.info("CUDA graphs: on (train.cuda_graphs=%s); each update of the %d model(s) replays one "
-             "graph, captured after %d eager updates", mode, sgd.weights[0].shape[0], WARMUP)
+    log.info("CUDA graphs: on (train.cuda_graphs=%s); each update of the %d model(s) is one "
+             "graph replay (one graph per phase of train.defer=%d), captured after %d or more "
+             "eager updates", mode, sgd.weights[0].shape[0], sgd.defer, WARMUP)
     return GraphedSGD(sgd, capture=True, strict=mode == "on")

@@ -66,6 +66,7 @@ def test_static_buffer_step_equals_lean_step_bit_for_bit(defer, dtype):
         if not eager.pending:
             assert all(map(torch.equal, weights(eager), weights(graphed.lean)))
     assert graphed.replays is not None and not graphed.captured  # replayed, uncaptured
+    assert graphed.eager_steps == max(3, defer + 1)  # warm-up: every phase at least once
     assert len(graphed.replays) == defer  # one per phase of the cycle
     assert graphed.rows_after == [BATCH * (j + 1) for j in range(defer - 1)] + [0]
     eager.sync()
