@@ -111,7 +111,7 @@ main() {
     if [[ -n "$DRY" ]]; then
         step "nvidia-smi -L" 20 echo "(dry run: nvidia-smi not called)"
     else
-        step "nvidia-smi -L" 20 nvidia-smi -L
+        step "nvidia-smi -L" 20 bash -c 'nvidia-smi -L || echo "(nvidia-smi -L failed; torch below)"'
     fi
     step "torch" 40 "$PY" -c "$TORCH_INFO"
 
@@ -121,9 +121,9 @@ main() {
     step "bench: stack of 64 against plain, graphs off and on" 90 \
         "$PY" scripts/bench.py --device "$dev" --cuda-graphs both --modes plain,replicas \
         --replicas 64 --updates "$k64" --repeats "$repeats" --shapeset-images 0 \
-        --json-out "$tmp/k64.json" "${tiny[@]}"
+        --json-out "$tmp/k64.json" ${tiny[@]+"${tiny[@]}"}
     if [[ -s "$tmp/k64.json" ]]; then
-        "$PY" - "$tmp/k64.json" <<'EOF' || true
+        timeout 30 "$PY" - "$tmp/k64.json" <<'EOF' || true
 import json, sys
 r = json.load(open(sys.argv[1]))
 ratio = r["replicas+graphs"] / r["plain"]
@@ -136,7 +136,7 @@ EOF
     step "bench: plain, lean, stack of 8, mixed-init stack of 8, Table 1 Shapeset stack" 130 \
         "$PY" scripts/bench.py --device "$dev" --cuda-graphs both \
         --modes plain,lean,replicas,mixed,table1 --replicas 8 --updates "$k8" \
-        --repeats "$repeats" "${tiny[@]}"
+        --repeats "$repeats" ${tiny[@]+"${tiny[@]}"}
 
     local overrides=(scale=cpu dataset=shapeset activation=tanh init=normalized "device=$dev"
         "train.replicas.seeds=[0,1,2]" "train.replicas.lrs=[0.01,0.03,0.1]" log.progress=false
@@ -149,7 +149,7 @@ EOF
             "$PY" -m glorot_repro.train "${overrides[@]}" "train.cuda_graphs=$value" \
             "hydra.run.dir=$tmp/train_$mode"
     done
-    "$PY" - "$tmp" <<'EOF' || true
+    timeout 30 "$PY" - "$tmp" <<'EOF' || true
 import json, sys
 from pathlib import Path
 tmp = Path(sys.argv[1])
@@ -174,7 +174,8 @@ EOF
 
     step "bench: stack of 64 with train.defer=10 under graphs" 60 \
         "$PY" scripts/bench.py --device "$dev" --cuda-graphs on --defer 10 --modes plain,replicas \
-        --replicas 64 --updates "$k64" --repeats "$repeats" --shapeset-images 0 "${tiny[@]}"
+        --replicas 64 --updates "$k64" --repeats "$repeats" --shapeset-images 0 \
+        ${tiny[@]+"${tiny[@]}"}
 
     echo
     if ((${#failed[@]})); then
