@@ -73,7 +73,7 @@ class GraphedSGD:
         self.capture = can_capture(device) if capture is None else capture
         if self.capture and not can_capture(device):
             raise ValueError(f"CUDA graphs need a CUDA device; the models are on {device}")
-        self.lean, self.warmup, self.strict = lean, warmup, strict
+        self.lean, self.warmup, self.strict, self.device = lean, warmup, strict, device
         self.stream = torch.cuda.Stream(device) if self.capture else None
         self.static_x: torch.Tensor | None = None
         self.static_y: torch.Tensor | None = None
@@ -123,7 +123,7 @@ class GraphedSGD:
     def _eager(self) -> Outputs:
         if not self.capture:
             return self.lean.step(self.static_x, self.static_y)
-        here = torch.cuda.current_stream()
+        here = torch.cuda.current_stream(self.device)
         self.stream.wait_stream(here)
         with torch.cuda.stream(self.stream):
             out = self.lean.step(self.static_x, self.static_y)
