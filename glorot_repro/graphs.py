@@ -82,7 +82,7 @@ class GraphedSGD:
     def _start_over(self) -> None:
         self.eager_left = self.warmup
         self.eager_steps = 0  # since the start (over)
-        self.graphs: list = []  # keeps the captured graphs (and their pools) alive
+        self.graphs: list = []  # per phase (graph, its outputs): keeps them and their pools alive
         self.replays: list[Callable[[], Outputs]] | None = None  # per phase
         self.rows_after: list[int] = []  # per phase: LeanSGD.rows once its step is done
 
@@ -156,7 +156,7 @@ class GraphedSGD:
                 if lean.rows != self.rows_after[j]:
                     raise RuntimeError(f"phase {j} left {lean.rows} rows pending, "
                                        f"expected {self.rows_after[j]}")
-                self.graphs.append(graph)
+                self.graphs.append((graph, out))
                 replays.append(_replayer(graph, out))
         except Exception as err:
             self.graphs = []

@@ -1,7 +1,9 @@
 """CUDA graphs of the lean step (glorot_repro/graphs.py). On a CPU: the static-buffer step, the
 exact ops a graph replays with the Python state handled as around a replay, equals LeanSGD.step
-bit for bit, phases of deferred updates and outside syncs included; the trainer's switch. With a
-CUDA device: captured replays against eager steps and against the CPU."""
+bit for bit, phases of deferred updates and outside syncs included; the capture path with fakes
+of torch.cuda's streams and graphs; the trainer's switch. With a CUDA device: captured replays
+against eager steps and against the CPU."""
+import contextlib
 import copy
 import logging
 
@@ -204,3 +206,69 @@ def test_capture_moves_no_weight():
     before = copy.deepcopy(weights(lean))
     sgd._record()
     assert all(map(torch.equal, before, weights(lean)))
+
+
+def test_cuda_branch_with_a_stand_in_for_cuda(monkeypatch):
+    """The capture path itself (streams, capture, replays into the captured outputs, the rows
+    check) on a CPU: torch.cuda's stream and graph calls are replaced by fakes that behave as
+    CUDA's do. Capturing runs the step and then undoes it (a capture runs nothing); a replay
+    runs the phase's step again and writes its results into the captured outputs."""
+    lean = LeanSGD(stack(), [0.1, 0.03, 0.3], "nll", defer=3)
+    calls = []
+
+    def state():
+        return lean.weights + lean.biases + [t for t in lean.pending_d + lean.pending_z
+                                             if t is not None]
+
+    class FakeStream:
+        def wait_stream(self, other):
+            calls.append("wait_stream")
+
+    class FakeGraph:
+        made = []
+
+        def __init__(self):
+            self.phase = len(FakeGraph.made)
+            FakeGraph.made.append(self)
+
+        def replay(self):
+            captured = graphed.graphs[self.phase][1]
+            for out, new in zip(captured, graphed._phase(self.phase)):
+                out.copy_(new)
+
+    @contextlib.contextmanager
+    def fake_capture(graph, pool=None, stream=None, **kwargs):
+        assert stream is graphed.stream
+        before = [t.clone() for t in state()]
+        yield
+        for t, b in zip(state(), before):
+            t.copy_(b)
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "Stream", lambda device=None: FakeStream())
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: FakeStream())
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", FakeGraph)
+    monkeypatch.setattr(torch.cuda, "graph", fake_capture)
+    monkeypatch.setattr(torch.Tensor, "record_stream", lambda self, s: calls.append("record"))
+    monkeypatch.setattr(graphs, "can_capture", lambda device: True)
+
+    graphed = GraphedSGD(lean, strict=True)
+    eager = LeanSGD(stack(), [0.1, 0.03, 0.3], "nll", defer=3)
+    assert graphed.capture
+    outputs = {}
+    for u, (x, y) in enumerate(minibatches(30)):
+        phase = graphed.lean.rows // BATCH
+        value, logits = graphed.step(x, y)
+        e_value, e_logits = eager.step(x, y)
+        assert torch.equal(value, e_value) and torch.equal(logits, e_logits)
+        if graphed.captured:  # a phase's outputs are the same tensors at every replay
+            assert outputs.setdefault(phase, value) is value
+        if u == 13:
+            graphed.sync()
+            eager.sync()
+    assert len(graphed.graphs) == 3 and graphed.eager_steps == 4
+    assert calls.count("wait_stream") == 2 * 4 and calls.count("record") == 2 * 4
+    graphed.sync()
+    eager.sync()
+    assert all(map(torch.equal, weights(eager), weights(lean)))
