@@ -221,10 +221,11 @@ def main() -> None:
         print(json.dumps(medians))
         return
     name_of_device = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    uncaptured = device.type != "cuda" and graph_mode != "off"
     print(f"device {name_of_device}, {depth}x{width} tanh, {INPUTS} inputs, minibatch {BATCH}, "
           f"{args.updates} updates x {args.repeats} repeats, torch threads {torch.get_num_threads()}, "
           f"train.defer {defer}, CUDA graphs {graph_mode}"
-          f"{' (on a CPU: the static-buffer step, uncaptured)' if device.type == 'cpu' and graph_mode != 'off' else ''}")
+          f"{' (on a CPU: the static-buffer step, uncaptured)' if uncaptured else ''}")
     print(f"probes: every {cfg.log.every} updates on {cfg.log.probe_size} examples, histograms "
           f"and Jacobians every {cfg.log.histograms}")
     for name, r in rates.items():

@@ -107,11 +107,14 @@ main() {
         fi
     }
 
-    echo "device check, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    local commit
+    commit="$(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "device check, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $commit"
     if [[ -n "$DRY" ]]; then
         step "nvidia-smi -L" 20 echo "(dry run: nvidia-smi not called)"
     else
-        step "nvidia-smi -L" 20 bash -c 'nvidia-smi -L || echo "(nvidia-smi -L failed; torch below)"'
+        step "nvidia-smi -L" 20 \
+            bash -c 'nvidia-smi -L || echo "(nvidia-smi -L failed; torch below)"'
     fi
     step "torch" 40 "$PY" -c "$TORCH_INFO"
 
@@ -169,7 +172,8 @@ if runs["on"] and runs["on"].keys() == runs["off"].keys():
           + ("the same errors in every replica" if same else "DIFFERENT errors:"))
     if not same:
         for n in runs["on"]:
-            print(f"  {n}: on {[runs['on'][n][k] for k in keys]}, off {[runs['off'][n][k] for k in keys]}")
+            print(f"  {n}: on {[runs['on'][n][k] for k in keys]}, "
+                  f"off {[runs['off'][n][k] for k in keys]}")
 EOF
 
     step "bench: stack of 64 with train.defer=10 under graphs" 60 \
