@@ -19,6 +19,7 @@ CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 GROUPS = frozenset(p.name for p in Path(CONF_DIR).iterdir() if p.is_dir())
 DEVICES = ("auto", "cpu", "cuda")
 STEPS = ("lean", "autograd")
+GRAPH_MODES = ("auto", "on", "off")  # train.cuda_graphs
 DATASETS = ("shapeset", "mnist", "cifar10", "small_imagenet")
 # What dataset.root holds, for each dataset read from files (glorot_repro/data/vision.py).
 ROOT_HOLDS = {"mnist": "MNIST/raw/", "cifar10": "cifar-10-batches-py/",
@@ -60,6 +61,9 @@ class TrainConf:
     # the pending ones into the products meanwhile (glorot_repro/lean.py). Same SGD up to rounding.
     # null = 10 on a CPU, 1 (at once) on a GPU.
     defer: Optional[int] = None
+    # lean step: replay each update as a CUDA graph (glorot_repro/graphs.py): auto = on a CUDA
+    # device, on = insist (an error without one), off = never. The same SGD, kernel for kernel.
+    cuda_graphs: str = "auto"
     checkpoint_every: int = MISSING
     check_every: int = 100  # look for a NaN/inf loss every this many updates (one host sync each)
     eval_batch_size: int = 1_000
@@ -136,7 +140,8 @@ class Config:
 # a Shapeset stream still refuses another device (its RNG differs there; see data/streams.py).
 RESUMABLE_CHANGES = frozenset({
     "train.updates", "train.checkpoint_every", "train.check_every", "train.eval_batch_size",
-    "train.force_resume", "train.defer", "log.progress", "dataset.root", "dataset.download", "device"})
+    "train.force_resume", "train.defer", "train.cuda_graphs", "log.progress", "dataset.root",
+    "dataset.download", "device"})
 
 
 def config_changes(saved: dict, now: dict) -> list[str]:
@@ -273,6 +278,7 @@ def validate(cfg: Any) -> None:
                               ("pretrain.name", cfg.pretrain.name, PRETRAININGS),
                               ("train.loss", cfg.train.loss, LOSSES),
                               ("train.step", cfg.train.step, STEPS),
+                              ("train.cuda_graphs", cfg.train.cuda_graphs, GRAPH_MODES),
                               ("device", cfg.device, DEVICES),
                               ("dataset.name", cfg.dataset.name, DATASETS)):
         if value not in valid:

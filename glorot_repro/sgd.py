@@ -50,7 +50,7 @@ def resolve_defer(defer: int | None, device: torch.device) -> int:
     """train.defer=null: 10 on a CPU, where writing every weight each update costs more than the
     thin correction products (measured: scripts/bench.py --defer 1, docs/performance.md), 1 on a
     GPU, where the extra kernel launches would cost more than the writes saved (not measured
-    yet)."""
+    yet; scripts/device_check.sh times defer=10 under CUDA graphs, which remove the launches)."""
     if defer is None:
         return 10 if device.type == "cpu" else 1
     return defer

@@ -47,6 +47,7 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
     from glorot_repro.data import build_data
     from glorot_repro.device import resolve_device
     from glorot_repro.errors import ResumeError
+    from glorot_repro.graphs import maybe_graphed
     from glorot_repro.model import DeepMLP
     from glorot_repro.rng import seed_everything
     from glorot_repro.run import Run, TrainingWindows, common_start, replica_runs, save_config
@@ -72,6 +73,7 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
                         cfg.activation.name, run_cfg.init.name).to(device)
         runs.append(Run(run_path, run_cfg, model, data.new_stream(run_cfg.seed), windows, k))
     sgd = make_sgd([r.model for r in runs], [r.cfg.train.lr for r in runs], cfg, device)
+    sgd = maybe_graphed(sgd, cfg, device)  # CUDA: each update one graph replay
 
     # Resume: rerunning the same command in the same run dir continues where it stopped. A
     # replica that diverged in an earlier segment has ended (it keeps its last good checkpoint,

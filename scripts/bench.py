@@ -6,6 +6,8 @@
     python scripts/bench.py --device cuda
     python scripts/bench.py --defer 1       # our modes writing each update into the weights at once
     python scripts/bench.py --modes plain,watched   # what hooks.watch costs between its logging steps
+    python scripts/bench.py --device cuda --cuda-graphs both --replicas 64 --modes plain,replicas
+    python scripts/bench.py --modes plain,mixed,table1   # an init-mixed stack; Table 1's stack
 
 The work is the paper's: a 5x1000 tanh net on 1024 inputs (Shapeset's size), minibatch 10, SGD,
 on pre-drawn minibatches shared by all modes:
@@ -15,6 +17,15 @@ on pre-drawn minibatches shared by all modes:
   lean      our training step (glorot_repro.lean.LeanSGD, the default), probes off
   probed    our step with the default probes of the config (log.every, log.histograms, Jacobians)
   replicas  our step training K models at once (K=8 by default); total model-updates/s
+  mixed     the same stack of K, half of it standard init and half normalized (Table 1 trains
+            both inits of an activation in one stack: train.replicas.inits)
+  table1    a Table 1 Shapeset stack as the trainer runs it: 9 models (3 seeds x 3 learning
+            rates), each on its own online Shapeset-3x2 stream drawn on the device (chunks of
+            1000 images), minibatches stacked per update, the trainer's on-device window sums
+With --cuda-graphs on (the default on CUDA: `auto`), our modes replay each update as a CUDA graph
+(glorot_repro/graphs.py) and are named <mode>+graphs; `both` runs each with and without graphs.
+On a CPU, `on` runs the graphs' static-buffer step uncaptured (what the CPU tests check).
+--width and --depth shrink the net (tests); the defaults are the paper's.
 Modes run interleaved, repeat after repeat, so drifts of the machine hit all alike. A window
 starts at update 0; with the default 5000 updates it holds exactly one histogram probe and the
 scalar probes of the default cadence (with --quick the one full probe at update 0 weighs 10x more).
@@ -33,6 +44,8 @@ from torch.utils.tensorboard import SummaryWriter
 
 from glorot_repro.compose import compose_config
 from glorot_repro.data.shapeset import Shapeset3x2
+from glorot_repro.data.streams import ShapesetStream
+from glorot_repro.graphs import GraphedSGD
 from glorot_repro.hooks import watch
 from glorot_repro.lean import LeanSGD
 from glorot_repro.model import DeepMLP
@@ -40,6 +53,8 @@ from glorot_repro.probes import layer_internals, run_probes
 from glorot_repro.sgd import resolve_defer
 
 INPUTS, CLASSES, DEPTH, WIDTH, BATCH, LR = 1024, 9, 5, 1000, 10, 0.01
+TABLE1_SEEDS, TABLE1_LRS = (0, 1, 2), (0.01, 0.03, 0.1)  # conf/experiment/table1.yaml
+OURS = ("lean", "probed", "replicas", "mixed", "table1")  # the modes that can use CUDA graphs
 
 
 def sync(device: torch.device) -> None:
@@ -47,11 +62,11 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def plain_loop(batches, device, watched: bool = False):
+def plain_loop(batches, device, width: int, depth: int, watched: bool = False):
     layers = []
-    for fan_in in [INPUTS] + [WIDTH] * (DEPTH - 1):
-        layers += [torch.nn.Linear(fan_in, WIDTH), torch.nn.Tanh()]
-    net = torch.nn.Sequential(*layers, torch.nn.Linear(WIDTH, CLASSES)).to(device)
+    for fan_in in [INPUTS] + [width] * (depth - 1):
+        layers += [torch.nn.Linear(fan_in, width), torch.nn.Tanh()]
+    net = torch.nn.Sequential(*layers, torch.nn.Linear(width, CLASSES)).to(device)
     if watched:  # its next logging step lies beyond any window
         watch(net, SummaryWriter(tempfile.mkdtemp(prefix="bench_watch_")), every=10 ** 9)
     opt = torch.optim.SGD(net.parameters(), lr=LR)
@@ -66,12 +81,18 @@ def plain_loop(batches, device, watched: bool = False):
     return run
 
 
-def lean_loop(batches, device, models: int, defer: int, probe_cfg=None):
-    """Our step on `models` models; with probe_cfg, model 0 is probed as the trainer does (after
-    writing the pending updates into its weights)."""
-    nets = [DeepMLP(INPUTS, CLASSES, DEPTH, WIDTH, "tanh", "normalized").to(device)
-            for _ in range(models)]
-    sgd = LeanSGD(nets, [LR] * models, "nll", defer=defer)
+def our_step(nets, lrs, device, defer: int, graphs: bool):
+    sgd = LeanSGD(nets, lrs, "nll", defer=defer)
+    return GraphedSGD(sgd, capture=device.type == "cuda") if graphs else sgd
+
+
+def lean_loop(batches, device, models: int, defer: int, width: int, depth: int,
+              graphs: bool = False, probe_cfg=None, inits=None):
+    """Our step on `models` models (inits: one per model, normalized by default); with probe_cfg,
+    model 0 is probed as the trainer does (after writing the pending updates into its weights)."""
+    inits = inits or ["normalized"] * models
+    nets = [DeepMLP(INPUTS, CLASSES, depth, width, "tanh", init).to(device) for init in inits]
+    sgd = our_step(nets, [LR] * models, device, defer, graphs)
     probe_x = torch.rand(300, INPUTS, device=device)
     probe_y = torch.randint(0, CLASSES, (300,), device=device)
 
@@ -83,6 +104,30 @@ def lean_loop(batches, device, models: int, defer: int, probe_cfg=None):
                 run_probes(nets[0], internals, u, probe_cfg)
             x, y = batches[u % len(batches)]
             sgd.step(x[:models], y[:models])
+    return run
+
+
+def table1_loop(device, defer: int, width: int, depth: int, graphs: bool = False):
+    """Table 1's Shapeset stack as train.py drives it: a stream per model, one minibatch each per
+    update, stacked on the device, and the loss and error sums kept there."""
+    nets, lrs, streams = [], [], []
+    for seed in TABLE1_SEEDS:
+        for lr in TABLE1_LRS:
+            torch.manual_seed(seed)
+            nets.append(DeepMLP(INPUTS, CLASSES, depth, width, "tanh", "normalized").to(device))
+            lrs.append(lr)
+            streams.append(ShapesetStream(seed, device, signed=False))
+    sgd = our_step(nets, lrs, device, defer, graphs)
+    windows = torch.zeros(len(nets), 2, dtype=torch.float64, device=device)
+
+    def run(updates: int) -> None:
+        for _ in range(updates):
+            batches = [s.next_batch(BATCH) for s in streams]
+            x = torch.stack([b[0] for b in batches])
+            y = torch.stack([b[1] for b in batches])
+            loss, logits = sgd.step(x, y)
+            windows[:, 0] += loss * BATCH
+            windows[:, 1] += (logits.argmax(-1) != y).sum(dim=1)
     return run
 
 
@@ -108,28 +153,56 @@ def main() -> None:
                         help="train.defer for our modes (default: the trainer's for the device)")
     parser.add_argument("--json", action="store_true", help="print only a JSON dict of updates/s")
     parser.add_argument("--modes", default="plain,watched,lean,probed,replicas",
-                        help="comma-separated modes to run (plain always runs: the reference)")
+                        help="comma-separated modes to run (plain always runs: the reference); "
+                             "also mixed, table1")
+    parser.add_argument("--cuda-graphs", default="auto", choices=("auto", "on", "off", "both"),
+                        help="our modes as CUDA graph replays (auto: on with --device cuda); "
+                             "both: each mode with and without")
+    parser.add_argument("--width", type=int, default=WIDTH, help="units per hidden layer")
+    parser.add_argument("--depth", type=int, default=DEPTH, help="hidden layers")
+    parser.add_argument("--shapeset-images", type=int, default=10_000,
+                        help="images for the closing Shapeset-3x2 rate (0: skip it)")
+    parser.add_argument("--json-out", default=None,
+                        help="also write the JSON dict of updates/s to this file")
     args = parser.parse_args()
     if args.quick:
         args.updates, args.repeats = 500, 1
     device = torch.device(args.device)
     defer = resolve_defer(args.defer, device)
+    graph_mode = ("on" if device.type == "cuda" else "off") if args.cuda_graphs == "auto" \
+        else args.cuda_graphs
+    variants = {"on": [True], "off": [False], "both": [False, True]}[graph_mode]
+    width, depth, k = args.width, args.depth, args.replicas
     cfg = compose_config(["activation=tanh", "init=normalized"])  # the default probe cadence
     torch.manual_seed(0)
     # Minibatches of shape (replicas, batch, inputs): the plain and lean modes use the first.
     batches = [(torch.rand(args.replicas, BATCH, INPUTS, device=device),
                 torch.randint(0, CLASSES, (args.replicas, BATCH), device=device))
                for _ in range(50)]
-    builders = {"plain": lambda: plain_loop(batches, device),
-                "watched": lambda: plain_loop(batches, device, watched=True),
-                "lean": lambda: lean_loop(batches, device, 1, defer),
-                "probed": lambda: lean_loop(batches, device, 1, defer, probe_cfg=cfg),
-                "replicas": lambda: lean_loop(batches, device, args.replicas, defer)}
+    mixed_inits = ["standard"] * (k // 2) + ["normalized"] * (k - k // 2)
+    builders = {
+        "plain": lambda g: plain_loop(batches, device, width, depth),
+        "watched": lambda g: plain_loop(batches, device, width, depth, watched=True),
+        "lean": lambda g: lean_loop(batches, device, 1, defer, width, depth, g),
+        "probed": lambda g: lean_loop(batches, device, 1, defer, width, depth, g, probe_cfg=cfg),
+        "replicas": lambda g: lean_loop(batches, device, k, defer, width, depth, g),
+        "mixed": lambda g: lean_loop(batches, device, k, defer, width, depth, g,
+                                     inits=mixed_inits),
+        "table1": lambda g: table1_loop(device, defer, width, depth, g)}
+    n_models = {"replicas": k, "mixed": k, "table1": len(TABLE1_SEEDS) * len(TABLE1_LRS)}
+    labels = {"replicas": f"replicas (K={k})",
+              "mixed": f"mixed (K={k}: {k // 2} std + {k - k // 2} norm)",
+              "table1": f"table1 (K={n_models['table1']}, Shapeset)"}
     wanted = {"plain", *args.modes.split(",")}
     if wanted - builders.keys():
         parser.error(f"unknown modes {sorted(wanted - builders.keys())}; valid: {', '.join(builders)}")
-    loops = {name: build() for name, build in builders.items() if name in wanted}
-    models = {name: args.replicas if name == "replicas" else 1 for name in loops}
+    loops, models = {}, {}
+    for name, build in builders.items():
+        if name in wanted:
+            for graphed in (variants if name in OURS else [False]):
+                key = name + ("+graphs" if graphed else "")
+                loops[key] = build(graphed)
+                models[key] = n_models.get(name, 1)
     for run in loops.values():  # warm-up: allocator, kernels, one probe
         run(20)
     rates: dict[str, list[float]] = {name: [] for name in loops}
@@ -141,25 +214,40 @@ def main() -> None:
             sync(device)
             rates[name].append(models[name] * args.updates / (time.perf_counter() - start))
     medians = {name: statistics.median(r) for name, r in rates.items()}
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(medians, f)
     if args.json:
         print(json.dumps(medians))
         return
     name_of_device = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    print(f"device {name_of_device}, {DEPTH}x{WIDTH} tanh, {INPUTS} inputs, minibatch {BATCH}, "
+    uncaptured = device.type != "cuda" and graph_mode != "off"
+    print(f"device {name_of_device}, {depth}x{width} tanh, {INPUTS} inputs, minibatch {BATCH}, "
           f"{args.updates} updates x {args.repeats} repeats, torch threads {torch.get_num_threads()}, "
-          f"train.defer {defer}")
+          f"train.defer {defer}, CUDA graphs {graph_mode}"
+          f"{' (on a CPU: the static-buffer step, uncaptured)' if uncaptured else ''}")
     print(f"probes: every {cfg.log.every} updates on {cfg.log.probe_size} examples, histograms "
           f"and Jacobians every {cfg.log.histograms}")
     for name, r in rates.items():
-        label = f"{name} (K={args.replicas})" if name == "replicas" else name
-        print(f"  {label:15s} {medians[name]:8.1f} model-updates/s  (min {min(r):.1f}, "
+        base, graphed = name.split("+")[0], name.endswith("+graphs")
+        label = labels.get(base, base) + ("+graphs" if graphed else "")
+        print(f"  {label:34s} {medians[name]:9.1f} model-updates/s  (min {min(r):.1f}, "
               f"max {max(r):.1f})  x{medians[name] / medians['plain']:.2f} plain")
+    gains = [f"{name} x{medians[name + '+graphs'] / medians[name]:.2f}" for name in OURS
+             if name in medians and name + "+graphs" in medians]
+    if gains:
+        print(f"  CUDA graphs against the same mode without: {', '.join(gains)}")
     if "watched" in medians:
         print(f"  watch between its logging steps costs "
               f"{100 * (1 - medians['watched'] / medians['plain']):.1f}% of plain")
-    if {"probed", "lean"} <= medians.keys():
-        print(f"  probing costs {100 * (1 - medians['probed'] / medians['lean']):.1f}% of lean")
-    print(f"  Shapeset-3x2: {shapeset_images_per_second(device):,.0f} images/s on {name_of_device}")
+    for graphed in ("", "+graphs"):
+        probed, lean = "probed" + graphed, "lean" + graphed
+        if {probed, lean} <= medians.keys():
+            print(f"  probing costs {100 * (1 - medians[probed] / medians[lean]):.1f}% of {lean}")
+    if args.shapeset_images:
+        rate = shapeset_images_per_second(device, args.shapeset_images)
+        print(f"  Shapeset-3x2: {rate:,.0f} images/s on {name_of_device}: at most "
+              f"{rate / BATCH:,.0f} model-updates/s for a stack fed online Shapeset")
 
 
 if __name__ == "__main__":

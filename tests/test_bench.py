@@ -1,0 +1,34 @@
+"""scripts/bench.py's modes and flags, at a tiny net and a few updates (its numbers are
+meaningless here: only that every mode runs and reports)."""
+import json
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def bench(*args, tmp_path):
+    out = tmp_path / "rates.json"
+    res = subprocess.run([sys.executable, str(REPO / "scripts" / "bench.py"), "--width", "16",
+                          "--depth", "2", "--updates", "3", "--repeats", "1",
+                          "--shapeset-images", "0", "--json-out", str(out), *args],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout, json.loads(out.read_text())
+
+
+def test_graphed_mixed_and_table1_modes_run_with_and_without_graphs(tmp_path):
+    stdout, rates = bench("--modes", "plain,lean,replicas,mixed,table1", "--replicas", "4",
+                          "--cuda-graphs", "both", tmp_path=tmp_path)
+    assert set(rates) == {"plain", "lean", "lean+graphs", "replicas", "replicas+graphs",
+                          "mixed", "mixed+graphs", "table1", "table1+graphs"}
+    assert all(r > 0 for r in rates.values())
+    for label in ("replicas (K=4)+graphs", "mixed (K=4: 2 std + 2 norm)",
+                  "table1 (K=9, Shapeset)+graphs", "CUDA graphs against the same mode without",
+                  "the static-buffer step, uncaptured"):
+        assert label in stdout
+
+
+def test_graphs_default_off_on_a_cpu(tmp_path):
+    stdout, rates = bench("--modes", "plain,replicas", "--replicas", "2", tmp_path=tmp_path)
+    assert set(rates) == {"plain", "replicas"} and "CUDA graphs off" in stdout
