@@ -39,6 +39,8 @@ ARTEFACTS = {
     "beyond_curves": ("table1", "beyond"), "beyond_table": ("table1", "beyond"),
     # The paper's claims the long runs bear on, each measured and judged (glorot_repro/analysis/claims.py).
     "claims": ("fig11", "fig02_mnist", "table1"),
+    # The learning rates of the long runs, chosen on validation (glorot_repro/analysis/pilot.py).
+    "pilot": ("pilot",),
 }
 
 STANDARD_VS_NORMALIZED = [("tanh", "standard"), ("tanh", "normalized")]
@@ -54,10 +56,11 @@ def draw(artefact: str, runs: list[Path]):
     from glorot_repro.analysis.figures.histograms import layer_histogram_panels
     from glorot_repro.analysis.figures.samples import sample_grid
     from glorot_repro.analysis.figures.surfaces import cost_surfaces
-    from glorot_repro.analysis.figures.training import (error_curves, mean_std_bars, saturation_panels,
-                                               weight_gradient_spread)
+    from glorot_repro.analysis.figures.training import (error_curves, mean_std_bars,
+                                                        saturation_panels, weight_gradient_spread)
     from glorot_repro.analysis.claims import verdict_table
     from glorot_repro.analysis.paper import FIG2_TOP, FIG3_TANH, FIG10_TANH_N, FIG11, FIG12_MNIST
+    from glorot_repro.analysis.pilot import pilot_table
     from glorot_repro.analysis.table import choose_lr, table1
 
     def at_chosen_lr():
@@ -88,6 +91,7 @@ def draw(artefact: str, runs: list[Path]):
         "fig12": lambda: error_curves(at_chosen_lr(), {
             d: CURVE_TITLES[d] for d in ("mnist", "cifar10")}, {"mnist": FIG12_MNIST}),
         "table1": lambda: table1(collect_summaries(runs)),
+        "pilot": lambda: pilot_table(collect_scalars(runs)),
         "claims": lambda: verdict_table({
             "scalars": collect_scalars(runs[:2]), "histograms": collect_histograms(runs[0]),
             "summaries": collect_summaries(runs[2])}),

@@ -25,9 +25,9 @@ from glorot_repro.tblog import EVENTS_GLOB
 CONFIG_COLUMNS = {"activation": "activation.name", "init": "init.name",
                   "pretrain": "pretrain.name", "dataset": "dataset.name", "depth": "model.depth",
                   "width": "model.width", "lr": "train.lr", "seed": "seed", "loss": "train.loss",
-                  "batch_size": "train.batch_size"}
+                  "batch_size": "train.batch_size", "signed_pixels": "dataset.signed_pixels"}
 # What a run from before a key existed ran with.
-CONFIG_DEFAULTS = {"pretrain": "none"}
+CONFIG_DEFAULTS = {"pretrain": "none", "signed_pixels": False}
 Roots = str | Path | Iterable[str | Path]
 
 
