@@ -118,9 +118,20 @@ def write(result, out: Path, artefact: str, scale: str) -> list[Path]:
         stem = out / "tables" / (f"{artefact}_{scale}" if separate else artefact)
         stem.parent.mkdir(parents=True, exist_ok=True)
         result.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4g")
-        stem.with_suffix(".md").write_text(to_markdown(result))
+        paper_layout = artefact in ("table1", "beyond_table")  # the others: one row per record
+        stem.with_suffix(".md").write_text(to_markdown(result) if paper_layout
+                                           else records_markdown(result))
         return [stem.with_suffix(".md"), stem.with_suffix(".csv")]
     return save(result, out / "figures" / (scale if separate else "") / artefact)
+
+
+def records_markdown(table) -> str:
+    """A Markdown table of a DataFrame's rows as they are (floats to 4 significant digits)."""
+    def cell(v) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
 
 
 def series_dir(out: Path, scale: str, experiment: str) -> Path:

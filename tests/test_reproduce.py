@@ -44,7 +44,7 @@ EXPERIMENTS_TRAINED = {"table1": ["beyond_smoke", "table1_smoke"]}
 
 
 def outputs(out, artefact):
-    if "table" in artefact:
+    if "table" in artefact or artefact == "pilot":
         return [out / "tables" / f"{artefact}.{ext}" for ext in ("md", "csv")]
     return [out / "figures" / f"{artefact}.{ext}" for ext in ("png", "pdf")]
 
