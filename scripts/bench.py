@@ -6,6 +6,7 @@
     python scripts/bench.py --device cuda
     python scripts/bench.py --defer 1       # our modes writing each update into the weights at once
     python scripts/bench.py --modes plain,watched   # what hooks.watch costs between its logging steps
+    python scripts/bench.py --modes plain,lean,lean-torch   # the compiled kernel against torch's products
 
 The work is the paper's: a 5x1000 tanh net on 1024 inputs (Shapeset's size), minibatch 10, SGD,
 on pre-drawn minibatches shared by all modes:
@@ -15,6 +16,9 @@ on pre-drawn minibatches shared by all modes:
   lean      our training step (glorot_repro.lean.LeanSGD, the default), probes off
   probed    our step with the default probes of the config (log.every, log.histograms, Jacobians)
   replicas  our step training K models at once (K=8 by default); total model-updates/s
+  lean-torch, replicas-torch
+            the same two on torch's products alone (LeanSGD(kernel=False)), the path taken
+            on a GPU or where the compiled kernel (glorot_repro/kernels) does not load
 Modes run interleaved, repeat after repeat, so drifts of the machine hit all alike. A window
 starts at update 0; with the default 5000 updates it holds exactly one histogram probe and the
 scalar probes of the default cadence (with --quick the one full probe at update 0 weighs 10x more).
@@ -66,12 +70,12 @@ def plain_loop(batches, device, watched: bool = False):
     return run
 
 
-def lean_loop(batches, device, models: int, defer: int, probe_cfg=None):
+def lean_loop(batches, device, models: int, defer: int, probe_cfg=None, kernel: bool = True):
     """Our step on `models` models; with probe_cfg, model 0 is probed as the trainer does (after
-    writing the pending updates into its weights)."""
+    writing the pending updates into its weights). kernel=False: on torch's products alone."""
     nets = [DeepMLP(INPUTS, CLASSES, DEPTH, WIDTH, "tanh", "normalized").to(device)
             for _ in range(models)]
-    sgd = LeanSGD(nets, [LR] * models, "nll", defer=defer)
+    sgd = LeanSGD(nets, [LR] * models, "nll", defer=defer, kernel=kernel)
     probe_x = torch.rand(300, INPUTS, device=device)
     probe_y = torch.randint(0, CLASSES, (300,), device=device)
 
@@ -84,6 +88,10 @@ def lean_loop(batches, device, models: int, defer: int, probe_cfg=None):
             x, y = batches[u % len(batches)]
             sgd.step(x[:models], y[:models])
     return run
+
+
+def nets_for_check(device: torch.device) -> list[DeepMLP]:
+    return [DeepMLP(INPUTS, CLASSES, 1, 8, "tanh", "normalized").to(device)]
 
 
 def shapeset_images_per_second(device: torch.device, n: int = 10_000) -> float:
@@ -107,7 +115,8 @@ def main() -> None:
     parser.add_argument("--defer", type=int, default=None,
                         help="train.defer for our modes (default: the trainer's for the device)")
     parser.add_argument("--json", action="store_true", help="print only a JSON dict of updates/s")
-    parser.add_argument("--modes", default="plain,watched,lean,probed,replicas",
+    parser.add_argument("--modes",
+                        default="plain,watched,lean,lean-torch,probed,replicas,replicas-torch",
                         help="comma-separated modes to run (plain always runs: the reference)")
     args = parser.parse_args()
     if args.quick:
@@ -124,12 +133,15 @@ def main() -> None:
                 "watched": lambda: plain_loop(batches, device, watched=True),
                 "lean": lambda: lean_loop(batches, device, 1, defer),
                 "probed": lambda: lean_loop(batches, device, 1, defer, probe_cfg=cfg),
-                "replicas": lambda: lean_loop(batches, device, args.replicas, defer)}
+                "replicas": lambda: lean_loop(batches, device, args.replicas, defer),
+                "lean-torch": lambda: lean_loop(batches, device, 1, defer, kernel=False),
+                "replicas-torch": lambda: lean_loop(batches, device, args.replicas, defer,
+                                                    kernel=False)}
     wanted = {"plain", *args.modes.split(",")}
     if wanted - builders.keys():
         parser.error(f"unknown modes {sorted(wanted - builders.keys())}; valid: {', '.join(builders)}")
     loops = {name: build() for name, build in builders.items() if name in wanted}
-    models = {name: args.replicas if name == "replicas" else 1 for name in loops}
+    models = {name: args.replicas if name.startswith("replicas") else 1 for name in loops}
     for run in loops.values():  # warm-up: allocator, kernels, one probe
         run(20)
     rates: dict[str, list[float]] = {name: [] for name in loops}
@@ -147,16 +159,21 @@ def main() -> None:
     name_of_device = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"device {name_of_device}, {DEPTH}x{WIDTH} tanh, {INPUTS} inputs, minibatch {BATCH}, "
           f"{args.updates} updates x {args.repeats} repeats, torch threads {torch.get_num_threads()}, "
-          f"train.defer {defer}")
+          f"train.defer {defer}, compiled kernel "
+          f"{'loaded' if LeanSGD(nets_for_check(device), [LR], 'nll').kernel else 'unavailable'}")
     print(f"probes: every {cfg.log.every} updates on {cfg.log.probe_size} examples, histograms "
           f"and Jacobians every {cfg.log.histograms}")
     for name, r in rates.items():
-        label = f"{name} (K={args.replicas})" if name == "replicas" else name
-        print(f"  {label:15s} {medians[name]:8.1f} model-updates/s  (min {min(r):.1f}, "
+        label = f"{name} (K={args.replicas})" if name.startswith("replicas") else name
+        print(f"  {label:20s} {medians[name]:8.1f} model-updates/s  (min {min(r):.1f}, "
               f"max {max(r):.1f})  x{medians[name] / medians['plain']:.2f} plain")
     if "watched" in medians:
         print(f"  watch between its logging steps costs "
               f"{100 * (1 - medians['watched'] / medians['plain']):.1f}% of plain")
+    for ours in ("lean", "replicas"):
+        if {ours, f"{ours}-torch"} <= medians.keys():
+            print(f"  the compiled kernel makes {ours} "
+                  f"x{medians[ours] / medians[f'{ours}-torch']:.2f} as fast as on torch's products")
     if {"probed", "lean"} <= medians.keys():
         print(f"  probing costs {100 * (1 - medians['probed'] / medians['lean']):.1f}% of lean")
     print(f"  Shapeset-3x2: {shapeset_images_per_second(device):,.0f} images/s on {name_of_device}")
