@@ -61,6 +61,27 @@ def test_products_in_float32_within_rounding(kernel):
     torch.testing.assert_close(got.double(), expected, rtol=1e-4, atol=1e-4)
 
 
+def test_products_do_not_depend_on_the_number_of_threads(kernel):
+    """Threads share out rows or columns of c, never a sum: bit-identical results."""
+    gen = torch.Generator().manual_seed(2)
+    a, b = torch.randn(3, 10, 200, generator=gen), torch.randn(3, 200, 300, generator=gen)
+    w, d = torch.randn(3, 300, 200, generator=gen), torch.randn(3, 7, 300, generator=gen)
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            forward, below, written = torch.zeros(3, 10, 300), torch.zeros(3, 10, 300), w.clone()
+            kernel.nt(forward, a, w, True, False)
+            kernel.nn(below, a, b, False, False)
+            kernel.nn(written, d.transpose(1, 2), torch.ones(3, 7, 200), True, True)
+            results.append((forward, below, written))
+    finally:
+        torch.set_num_threads(threads)
+    for other in results[1:]:
+        assert all(torch.equal(x, y) for x, y in zip(results[0], other))
+
+
 def test_products_bump_the_version_of_what_they_write(kernel):
     """Like torch's in-place ops, so autograd notices a weight changed under a saved tensor."""
     c, a, b = torch.zeros(1, 2, 3), torch.ones(1, 2, 4), torch.ones(1, 3, 4)

@@ -106,10 +106,11 @@ def _build():
 
 @contextlib.contextmanager
 def _build_lock(build_dir: Path):
-    """One process at a time builds or loads the kernel. torch's own lock is a file that a process
-    killed while building (tests kill training runs at random points) leaves behind, and every
-    later load would wait on it forever; ours is an flock, which the kernel releases with the
-    process, so under it any torch lock file left in the folder is stale and is removed."""
+    """One process at a time builds or loads the kernel. In older torch releases the lock of
+    cpp_extension is a file whose mere existence blocks, left behind by a process killed while
+    building (tests kill training runs at random points), and every later load would wait on it
+    forever; ours is an flock, which the OS releases with the process, so under it any torch lock
+    file in the folder is stale and is removed."""
     try:
         import fcntl
     except ImportError:  # not POSIX: torch's lock alone

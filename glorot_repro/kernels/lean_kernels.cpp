@@ -11,8 +11,9 @@
 //   nt:  c[k] (+)= +-a[k] b[k]^T    a (M x J), b (N x J): dot products along rows (the forward)
 //   nn:  c[k] (+)= +-a[k] b[k]      a (M x J), b (J x N): rows of b scaled and added (BP2, the
 //                                   rank-r writes of the weights)
-// "(+)=" is "=" or "+=" (accumulate), "+-" the sign (subtract). Single-threaded, with a fixed
-// order of summation for every element of c, so a run repeats itself bit for bit.
+// "(+)=" is "=" or "+=" (accumulate), "+-" the sign (subtract). Each element of c is summed by
+// one thread in a fixed order, whatever the number of threads (torch's intra-op threads share
+// out rows or columns of c, never a sum), so a run repeats itself bit for bit.
 #include <torch/extension.h>
 
 #include <immintrin.h>
@@ -133,12 +134,16 @@ void nt_rows(int C, const T* a, int64_t lda, const T* b, int64_t ldb, int64_t J,
 
 // Rows of b in blocks small enough to stay in L2 while every group of 5 rows of a meets them: a
 // block is read from memory once (by the first group), and the next block is fetched meanwhile.
+// Rows [n_begin, n_end) of b and columns of c: a share of the work that no other share touches.
+constexpr int64_t kNtBlock = 32;
+
 template <typename T>
 void nt_matrix(const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldcm, int64_t ldcn,
-               int64_t M, int64_t N, int64_t J, bool accumulate, bool subtract) {
-  constexpr int64_t block = 32, ahead_rows = 8;
-  for (int64_t n0 = 0; n0 < N; n0 += block) {
-    const int64_t n1 = std::min(N, n0 + block);
+               int64_t M, int64_t N, int64_t J, bool accumulate, bool subtract, int64_t n_begin,
+               int64_t n_end) {
+  constexpr int64_t block = kNtBlock, ahead_rows = 8;
+  for (int64_t n0 = n_begin; n0 < n_end; n0 += block) {
+    const int64_t n1 = std::min(n_end, n0 + block);
     for (int64_t m = 0; m < M; m += 5) {
       const int C = static_cast<int>(std::min<int64_t>(5, M - m));
       for (int64_t n = n0; n < n1; n += 2) {
@@ -220,12 +225,17 @@ void nn_rows(int C, const T* a, int64_t lam, int64_t laj, const T* b, int64_t ld
 // while the next block is fetched into L2; along each block, chunk by chunk, every group of 5
 // rows of c meets the chunk while it is in L1. Many rows of c (a weight matrix written by a
 // rank-r product): all of b at once, so that each element of c is read and written once.
+// A share of the work: columns [begin, end) of c with few rows (begin a multiple of 2 vectors),
+// rows [begin, end) with many (begin a multiple of 5).
+constexpr int64_t kFewRows = 16;
+
 template <typename T>
 void nn_matrix(const T* a, int64_t lam, int64_t laj, const T* b, int64_t ldb, T* c, int64_t ldc,
-               int64_t M, int64_t N, int64_t J, bool accumulate, bool subtract) {
+               int64_t M, int64_t N, int64_t J, bool accumulate, bool subtract, int64_t begin,
+               int64_t end) {
   using Vt = Vec<T>;
   constexpr int64_t L = Vt::lanes;
-  const bool few = M <= 16;
+  const bool few = M <= kFewRows;
   const int64_t block = few ? 16 : J;
   const __m256i tail = Vt::mask(N % L);
   // One chunk of columns [n, n + width) for rows [m, m + C) of c and rows [j0, j1) of b.
@@ -250,11 +260,11 @@ void nn_matrix(const T* a, int64_t lam, int64_t laj, const T* b, int64_t ldb, T*
   if (few) {
     for (int64_t j0 = 0; j0 < J; j0 += block) {
       const int64_t j1 = std::min(J, j0 + block);
-      for (int64_t n = 0; n < N; n += width_at(n))
+      for (int64_t n = begin; n < end; n += width_at(n))
         for (int64_t m = 0; m < M; m += 5) chunk(n, width_at(n), m, j0, j1, m == 0);
     }
   } else {
-    for (int64_t m = 0; m < M; m += 5)
+    for (int64_t m = begin; m < end; m += 5)
       for (int64_t n = 0; n < N; n += width_at(n)) chunk(n, width_at(n), m, 0, J, false);
   }
 }
@@ -285,12 +295,18 @@ void nt(torch::Tensor c, torch::Tensor a, torch::Tensor b, bool accumulate, bool
               "nt: dtypes differ");
   {
     pybind11::gil_scoped_release released;
+    const int64_t blocks = (N + kNtBlock - 1) / kNtBlock;
     AT_DISPATCH_FLOATING_TYPES(c.scalar_type(), "nt", [&] {
-      for (int64_t k = 0; k < K; ++k)
-        nt_matrix<scalar_t>(a.data_ptr<scalar_t>() + k * a.stride(0), a.stride(1),
-                            b.data_ptr<scalar_t>() + k * b.stride(0), b.stride(1),
-                            c.data_ptr<scalar_t>() + k * c.stride(0), c.stride(1), c.stride(2), M,
-                            N, J, accumulate, subtract);
+      const scalar_t *ap = a.data_ptr<scalar_t>(), *bp = b.data_ptr<scalar_t>();
+      scalar_t* cp = c.data_ptr<scalar_t>();
+      at::parallel_for(0, K * blocks, 1, [&](int64_t first, int64_t last) {
+        for (int64_t t = first; t < last; ++t) {
+          const int64_t k = t / blocks, n0 = (t % blocks) * kNtBlock;
+          nt_matrix<scalar_t>(ap + k * a.stride(0), a.stride(1), bp + k * b.stride(0), b.stride(1),
+                              cp + k * c.stride(0), c.stride(1), c.stride(2), M, N, J, accumulate,
+                              subtract, n0, std::min(N, n0 + kNtBlock));
+        }
+      });
     });
   }
   c.unsafeGetTensorImpl()->bump_version();
@@ -316,11 +332,26 @@ void nn(torch::Tensor c, torch::Tensor a, torch::Tensor b, bool accumulate, bool
   {
     pybind11::gil_scoped_release released;
     AT_DISPATCH_FLOATING_TYPES(c.scalar_type(), "nn", [&] {
-      for (int64_t k = 0; k < K; ++k)
-        nn_matrix<scalar_t>(a.data_ptr<scalar_t>() + k * a.stride(0), a.stride(1), a.stride(2),
-                            b.data_ptr<scalar_t>() + k * b.stride(0), b.stride(1),
-                            c.data_ptr<scalar_t>() + k * c.stride(0), c.stride(1), M, N, J,
-                            accumulate, subtract);
+      // Shares: strips of 5 rows of c, or with few rows, one span of columns per thread.
+      constexpr int64_t pair = 2 * Vec<scalar_t>::lanes;
+      int64_t span = 5, shares = (M + 4) / 5, size = M;
+      if (M <= kFewRows) {
+        const int64_t chunks = (N + pair - 1) / pair;
+        const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), chunks));
+        span = (chunks + parts - 1) / parts * pair;
+        shares = (N + span - 1) / span;
+        size = N;
+      }
+      const scalar_t *ap = a.data_ptr<scalar_t>(), *bp = b.data_ptr<scalar_t>();
+      scalar_t* cp = c.data_ptr<scalar_t>();
+      at::parallel_for(0, K * shares, 1, [&](int64_t first, int64_t last) {
+        for (int64_t t = first; t < last; ++t) {
+          const int64_t k = t / shares, begin = (t % shares) * span;
+          nn_matrix<scalar_t>(ap + k * a.stride(0), a.stride(1), a.stride(2), bp + k * b.stride(0),
+                              b.stride(1), cp + k * c.stride(0), c.stride(1), M, N, J, accumulate,
+                              subtract, begin, std::min(size, begin + span));
+        }
+      });
     });
   }
   c.unsafeGetTensorImpl()->bump_version();
