@@ -7,6 +7,7 @@
     python scripts/bench.py --defer 1       # our modes writing each update into the weights at once
     python scripts/bench.py --modes plain,watched   # what hooks.watch costs between its logging steps
     python scripts/bench.py --modes plain,lean,lean-torch   # the compiled kernel against torch's products
+    python scripts/bench.py --threads-vs-processes --updates 300   # 1 process x 2 threads, 2 x 1
 
 The work is the paper's: a 5x1000 tanh net on 1024 inputs (Shapeset's size), minibatch 10, SGD,
 on pre-drawn minibatches shared by all modes:
@@ -23,11 +24,16 @@ Modes run interleaved, repeat after repeat, so drifts of the machine hit all ali
 starts at update 0; with the default 5000 updates it holds exactly one histogram probe and the
 scalar probes of the default cadence (with --quick the one full probe at update 0 weighs 10x more).
 Reports model-updates/s, median (min, max) over repeats, and each mode's ratio to `plain`; then
-Shapeset-3x2 images/s generated on the same device."""
+Shapeset-3x2 images/s generated on the same device.
+
+--threads-vs-processes answers another question, on the CPU: with 2 cores, is one lean run on 2
+threads or two runs of 1 thread each the better use? Each setting runs in fresh processes (the
+two runs started together), `lean` alone, and counts total model-updates/s, over the repeats."""
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import tempfile
 import time
@@ -104,6 +110,40 @@ def shapeset_images_per_second(device: torch.device, n: int = 10_000) -> float:
     return n / (time.perf_counter() - start)
 
 
+def one_run(threads: int, updates: int, defer: int, seed: int, start, rates) -> None:
+    """A lean run in its own process on `threads` threads: warm up, wait for `start`, time."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    cpu = torch.device("cpu")
+    batches = [(torch.rand(1, BATCH, INPUTS), torch.randint(0, CLASSES, (1, BATCH)))
+               for _ in range(50)]
+    run = lean_loop(batches, cpu, 1, defer)
+    run(20)
+    start.wait()
+    begin = time.perf_counter()
+    run(updates)
+    rates.put(updates / (time.perf_counter() - begin))
+
+
+def threads_vs_processes(updates: int, repeats: int, defer: int) -> dict[str, list[float]]:
+    """Total model-updates/s of one process on 2 threads and of 2 processes on 1 thread each."""
+    ctx = multiprocessing.get_context("spawn")  # no OpenMP state inherited through a fork
+    totals: dict[str, list[float]] = {"1 process x 2 threads": [], "2 processes x 1 thread": []}
+    for _ in range(repeats):
+        for name, (processes, threads) in zip(totals, [(1, 2), (2, 1)]):
+            start, rates = ctx.Barrier(processes + 1), ctx.Queue()
+            workers = [ctx.Process(target=one_run, args=(threads, updates, defer, i, start, rates))
+                       for i in range(processes)]
+            for w in workers:
+                w.start()
+            start.wait()
+            # Each worker's own rate; their sum is the total while they ran side by side.
+            totals[name].append(sum(rates.get() for _ in workers))
+            for w in workers:
+                w.join()
+    return totals
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -115,6 +155,8 @@ def main() -> None:
     parser.add_argument("--defer", type=int, default=None,
                         help="train.defer for our modes (default: the trainer's for the device)")
     parser.add_argument("--json", action="store_true", help="print only a JSON dict of updates/s")
+    parser.add_argument("--threads-vs-processes", action="store_true",
+                        help="on the CPU: one lean run on 2 threads against two runs of 1 thread")
     parser.add_argument("--modes",
                         default="plain,watched,lean,lean-torch,probed,replicas,replicas-torch",
                         help="comma-separated modes to run (plain always runs: the reference)")
@@ -123,6 +165,18 @@ def main() -> None:
         args.updates, args.repeats = 500, 1
     device = torch.device(args.device)
     defer = resolve_defer(args.defer, device)
+    if args.threads_vs_processes:
+        totals = threads_vs_processes(args.updates, args.repeats, resolve_defer(args.defer,
+                                                                                torch.device("cpu")))
+        medians = {name: statistics.median(r) for name, r in totals.items()}
+        if args.json:
+            print(json.dumps(medians))
+            return
+        print(f"lean on the CPU, {DEPTH}x{WIDTH} tanh, {args.updates} updates x {args.repeats} "
+              f"repeats, train.defer {defer}; total model-updates/s")
+        for name, r in totals.items():
+            print(f"  {name:24s} {medians[name]:8.1f}  (min {min(r):.1f}, max {max(r):.1f})")
+        return
     cfg = compose_config(["activation=tanh", "init=normalized"])  # the default probe cadence
     torch.manual_seed(0)
     # Minibatches of shape (replicas, batch, inputs): the plain and lean modes use the first.

@@ -21,6 +21,7 @@ import os
 import platform
 import re
 import sys
+import warnings
 from pathlib import Path
 
 log = logging.getLogger("glorot_repro.kernels")
@@ -99,7 +100,10 @@ def _build():
     tag = f"py{sys.version_info[0]}{sys.version_info[1]}_torch{torch.__version__}"
     build_dir = root / f"{NAME}_{re.sub(r'[^A-Za-z0-9.]', '_', tag)}"
     build_dir.mkdir(parents=True, exist_ok=True)
-    with _build_lock(build_dir):
+    # A failure says why in its exception, which load() logs as its one line; torch's warnings on
+    # the way (compiler versions and the like) would be more lines, so they are kept quiet.
+    with _build_lock(build_dir), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         return cpp_extension.load(NAME, sources=[str(SOURCE)], extra_cflags=FLAGS,
                                   build_directory=str(build_dir), verbose=False)
 

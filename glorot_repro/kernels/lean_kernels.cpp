@@ -271,6 +271,16 @@ void nn_matrix(const T* a, int64_t lam, int64_t laj, const T* b, int64_t ldb, T*
 
 // ---- entry points -----------------------------------------------------------------------------
 
+// Shares [0, shares) of a product of `work` multiply-adds over torch's intra-op threads; one
+// too small to repay waking them (the deferred updates' corrections) runs on this thread.
+template <typename F>
+void share_out(int64_t shares, int64_t work, const F& f) {
+  if (work < (int64_t{1} << 20))
+    f(0, shares);
+  else
+    at::parallel_for(0, shares, 1, f);
+}
+
 void check(const torch::Tensor& t, const char* name) {
   TORCH_CHECK(t.device().is_cpu(), name, " must be on the CPU");
   TORCH_CHECK(t.dim() == 3, name, " must be 3-d (a stack of matrices), got ", t.dim(), "-d");
@@ -299,7 +309,7 @@ void nt(torch::Tensor c, torch::Tensor a, torch::Tensor b, bool accumulate, bool
     AT_DISPATCH_FLOATING_TYPES(c.scalar_type(), "nt", [&] {
       const scalar_t *ap = a.data_ptr<scalar_t>(), *bp = b.data_ptr<scalar_t>();
       scalar_t* cp = c.data_ptr<scalar_t>();
-      at::parallel_for(0, K * blocks, 1, [&](int64_t first, int64_t last) {
+      share_out(K * blocks, K * M * N * J, [&](int64_t first, int64_t last) {
         for (int64_t t = first; t < last; ++t) {
           const int64_t k = t / blocks, n0 = (t % blocks) * kNtBlock;
           nt_matrix<scalar_t>(ap + k * a.stride(0), a.stride(1), bp + k * b.stride(0), b.stride(1),
@@ -344,7 +354,7 @@ void nn(torch::Tensor c, torch::Tensor a, torch::Tensor b, bool accumulate, bool
       }
       const scalar_t *ap = a.data_ptr<scalar_t>(), *bp = b.data_ptr<scalar_t>();
       scalar_t* cp = c.data_ptr<scalar_t>();
-      at::parallel_for(0, K * shares, 1, [&](int64_t first, int64_t last) {
+      share_out(K * shares, K * M * N * J, [&](int64_t first, int64_t last) {
         for (int64_t t = first; t < last; ++t) {
           const int64_t k = t / shares, begin = (t % shares) * span;
           nn_matrix<scalar_t>(ap + k * a.stride(0), a.stride(1), a.stride(2), bp + k * b.stride(0),
