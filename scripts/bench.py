@@ -6,7 +6,7 @@
     python scripts/bench.py --device cuda
     python scripts/bench.py --defer 1       # our modes writing each update into the weights at once
     python scripts/bench.py --modes plain,watched   # what hooks.watch costs between its logging steps
-    python scripts/bench.py --modes plain,lean,lean-torch   # the compiled kernel against torch's products
+    python scripts/bench.py --modes plain,lean,lean-torch   # the compiled kernel, torch's products
     python scripts/bench.py --threads-vs-processes --updates 300   # 1 process x 2 threads, 2 x 1
 
 The work is the paper's: a 5x1000 tanh net on 1024 inputs (Shapeset's size), minibatch 10, SGD,
@@ -166,14 +166,14 @@ def main() -> None:
     device = torch.device(args.device)
     defer = resolve_defer(args.defer, device)
     if args.threads_vs_processes:
-        totals = threads_vs_processes(args.updates, args.repeats, resolve_defer(args.defer,
-                                                                                torch.device("cpu")))
+        cpu_defer = resolve_defer(args.defer, torch.device("cpu"))
+        totals = threads_vs_processes(args.updates, args.repeats, cpu_defer)
         medians = {name: statistics.median(r) for name, r in totals.items()}
         if args.json:
             print(json.dumps(medians))
             return
         print(f"lean on the CPU, {DEPTH}x{WIDTH} tanh, {args.updates} updates x {args.repeats} "
-              f"repeats, train.defer {defer}; total model-updates/s")
+              f"repeats, train.defer {cpu_defer}; total model-updates/s")
         for name, r in totals.items():
             print(f"  {name:24s} {medians[name]:8.1f}  (min {min(r):.1f}, max {max(r):.1f})")
         return

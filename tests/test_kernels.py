@@ -181,5 +181,6 @@ def test_a_failed_build_falls_back_to_torch_with_one_warning(fresh_loader, monke
 
 def test_the_kernel_is_not_used_off_its_dtypes(kernel):
     """float16/bfloat16 (no kernel) take torch's products."""
-    model = DeepMLP(20, 5, depth=2, width=16, activation="tanh", init="normalized").to(torch.bfloat16)
+    model = DeepMLP(20, 5, depth=2, width=16, activation="tanh", init="normalized")
+    model = model.to(torch.bfloat16)
     assert LeanSGD([model], [0.1], "nll").kernel is None

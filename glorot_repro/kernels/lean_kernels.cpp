@@ -85,8 +85,9 @@ inline void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p
 // R rows of b against C rows of a: R*C accumulators, each b vector loaded once for C products.
 // `ahead`, if set, is R rows of b further on, fetched into L2 while these are used.
 template <typename T, int R, int C>
-__attribute__((noinline)) void nt_tile(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t J, T* c, int64_t ldcm,
-             int64_t ldcn, bool accumulate, bool subtract, const T* ahead) {
+__attribute__((noinline)) void nt_tile(const T* a, int64_t lda, const T* b, int64_t ldb,
+                                       int64_t J, T* c, int64_t ldcm, int64_t ldcn,
+                                       bool accumulate, bool subtract, const T* ahead) {
   using V = Vec<T>;
   constexpr int L = V::lanes;
   constexpr int64_t per_line = kLine / sizeof(T);
@@ -347,7 +348,8 @@ void nn(torch::Tensor c, torch::Tensor a, torch::Tensor b, bool accumulate, bool
       int64_t span = 5, shares = (M + 4) / 5, size = M;
       if (M <= kFewRows) {
         const int64_t chunks = (N + pair - 1) / pair;
-        const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), chunks));
+        const int64_t threads = at::get_num_threads();
+        const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(threads, chunks));
         span = (chunks + parts - 1) / parts * pair;
         shares = (N + span - 1) / span;
         size = N;
