@@ -15,6 +15,14 @@ from glorot_repro.train import train
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def lean_kernel():
+    """The lean step's compiled kernel, built (or loaded) before any test runs: on a fresh machine
+    the build takes a minute or two, which must not fall inside a subprocess test's timeout."""
+    from glorot_repro import kernels
+    kernels.load()
+
+
 @pytest.fixture
 def run_smoke(tmp_path):
     """Train at scale=smoke in-process; returns (summary, run_dir)."""

@@ -104,6 +104,9 @@ def _build():
     # the way (compiler versions and the like) would be more lines, so they are kept quiet.
     with _build_lock(build_dir), warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if not any(build_dir.glob(f"{NAME}*.so")):
+            log.info("compiling the lean step's kernel into %s (once per machine and version, "
+                     "a minute or two)", build_dir)
         return cpp_extension.load(NAME, sources=[str(SOURCE)], extra_cflags=FLAGS,
                                   build_directory=str(build_dir), verbose=False)
 
