@@ -21,12 +21,20 @@ calls sync() first. Measured gain: scripts/bench.py --defer 1 against the defaul
 
 Why stacked: K models (seeds, learning rates) share every kernel launch as one batched matmul,
 which is what fills a GPU at minibatch 10. The models' parameters become views into the stacks,
-so each DeepMLP still evaluates, probes and checkpoints on its own."""
+so each DeepMLP still evaluates, probes and checkpoints on its own.
+
+Why a compiled kernel: on a CPU, BLAS runs the 10-row products that read each weight matrix (the
+forward, BP2) at a fraction of the speed of streaming the weights; glorot_repro/kernels does them
+in one pass over each weight row, for the whole stack in one call. It is used for CPU float32 and
+float64 wherever it loads (kernel=True, the default); elsewhere, on a GPU, or with kernel=False or
+GLOROT_NO_KERNEL=1, the same step runs on torch's products alone. The rank-jB writes of sync()
+stay with BLAS on both paths: a large enough product for it to be fast."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from glorot_repro import kernels
 from glorot_repro.activations import DERIVATIVES_OF_OUTPUT
 from glorot_repro.backprop import output_delta
 from glorot_repro.losses import example_costs
@@ -34,7 +42,8 @@ from glorot_repro.model import DeepMLP
 
 
 class LeanSGD:
-    def __init__(self, models: list[DeepMLP], lrs: list[float], loss: str, defer: int = 1):
+    def __init__(self, models: list[DeepMLP], lrs: list[float], loss: str, defer: int = 1,
+                 kernel: bool = True):
         if defer < 1:
             raise ValueError(f"defer must be >= 1 (1 = write each update at once), got {defer}")
         first = models[0]
@@ -59,6 +68,9 @@ class LeanSGD:
         self.batch = 0  # B, the buffers' minibatch size
         self.capacity = 0  # rows of D and Z: defer * B (B when no layer is deferred)
         self.rows = 0  # rows pending: j steps of B examples
+        # The compiled products (glorot_repro/kernels), or None: torch's.
+        usable = weight.device.type == "cpu" and weight.dtype in (torch.float32, torch.float64)
+        self.kernel = kernels.load() if kernel and usable else None
 
     @property
     def pending(self) -> bool:
@@ -100,14 +112,11 @@ class LeanSGD:
         batch = x.shape[1]
         if batch != self.batch:
             self._make_buffers(batch)
-        # Forward: s = b + z W_eff^T, with W_eff^T = W^T - Z^T D.
+        if self.kernel is not None:
+            x = x.contiguous()  # the kernel reads rows as vectors
         inputs, z = [x], x
-        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
-            s = torch.baddbmm(b, z, w.transpose(1, 2))
-            factors = self._factors(l)
-            if factors is not None:
-                d, zs = factors
-                s.baddbmm_(torch.bmm(z, zs.transpose(1, 2)), d, alpha=-1)
+        for l in range(len(self.weights)):
+            s = self._forward(l, z)
             z = self.f(s) if l < len(self.weights) - 1 else s
             inputs.append(z)
         logits = inputs.pop()
@@ -117,17 +126,12 @@ class LeanSGD:
         delta = output_delta(logits, y, self.loss).mul_(self.lr / batch)
         new = slice(self.rows, self.rows + batch)
         for l in reversed(range(len(self.weights))):
-            w, factors = self.weights[l], self._factors(l)
             below = None
-            if l:  # BP2 with the weights before this step: delta W_eff = delta W - (delta D^T) Z
-                below = torch.bmm(delta, w)
-                if factors is not None:
-                    d, zs = factors
-                    below.baddbmm_(torch.bmm(delta, d.transpose(1, 2)), zs, alpha=-1)
-                below.mul_(self.fprime(inputs[l]))
+            if l:  # BP2 with the weights before this step
+                below = self._backward(l, delta).mul_(self.fprime(inputs[l]))
             self.biases[l].sub_(delta.sum(dim=1, keepdim=True))  # BP3 + SGD step
             if self.pending_d[l] is None:  # BP4 + SGD step, at once: W -= delta^T z
-                w.baddbmm_(delta.transpose(1, 2), inputs[l], alpha=-1)
+                self._write(l, delta, inputs[l])
             else:  # ... or pending
                 self.pending_d[l][:, new] = delta
                 self.pending_z[l][:, new] = inputs[l]
@@ -136,3 +140,46 @@ class LeanSGD:
         if self.rows == self.capacity:
             self.sync()
         return value, logits
+
+    def _forward(self, l: int, z: torch.Tensor) -> torch.Tensor:
+        """s = b + z W_eff^T, with W_eff^T = W^T - Z^T D."""
+        w, b, factors, k = self.weights[l], self.biases[l], self._factors(l), self.kernel
+        if k is None:
+            s = torch.baddbmm(b, z, w.transpose(1, 2))
+            if factors is not None:
+                d, zs = factors
+                s.baddbmm_(torch.bmm(z, zs.transpose(1, 2)), d, alpha=-1)
+            return s
+        s = b.expand(z.shape[0], z.shape[1], w.shape[1]).clone()
+        k.nt(s, z, w, True, False)
+        if factors is not None:
+            d, zs = factors
+            t = z.new_empty(z.shape[0], z.shape[1], zs.shape[1])
+            k.nt(t, z, zs, False, False)
+            k.nn(s, t, d, True, True)
+        return s
+
+    def _backward(self, l: int, delta: torch.Tensor) -> torch.Tensor:
+        """BP2 before the activation's derivative: delta W_eff = delta W - (delta D^T) Z."""
+        w, factors, k = self.weights[l], self._factors(l), self.kernel
+        if k is None:
+            below = torch.bmm(delta, w)
+            if factors is not None:
+                d, zs = factors
+                below.baddbmm_(torch.bmm(delta, d.transpose(1, 2)), zs, alpha=-1)
+            return below
+        below = delta.new_empty(delta.shape[0], delta.shape[1], w.shape[2])
+        k.nn(below, delta, w, False, False)
+        if factors is not None:
+            d, zs = factors
+            t = delta.new_empty(delta.shape[0], delta.shape[1], d.shape[1])
+            k.nt(t, delta, d, False, False)
+            k.nn(below, t, zs, True, True)
+        return below
+
+    def _write(self, l: int, delta: torch.Tensor, z: torch.Tensor) -> None:
+        """W -= delta^T z: one step written at once."""
+        if self.kernel is None:
+            self.weights[l].baddbmm_(delta.transpose(1, 2), z, alpha=-1)
+        else:
+            self.kernel.nn(self.weights[l], delta.transpose(1, 2), z, True, True)

@@ -8,6 +8,8 @@
     python scripts/bench.py --modes plain,watched   # what hooks.watch costs between its logging steps
     python scripts/bench.py --device cuda --cuda-graphs both --replicas 64 --modes plain,replicas
     python scripts/bench.py --modes plain,mixed,table1   # an init-mixed stack; Table 1's stack
+    python scripts/bench.py --modes plain,lean,lean-torch   # the compiled kernel, torch's products
+    python scripts/bench.py --threads-vs-processes --updates 300   # 1 process x 2 threads, 2 x 1
 
 The work is the paper's: a 5x1000 tanh net on 1024 inputs (Shapeset's size), minibatch 10, SGD,
 on pre-drawn minibatches shared by all modes:
@@ -22,6 +24,9 @@ on pre-drawn minibatches shared by all modes:
   table1    a Table 1 Shapeset stack as the trainer runs it: 9 models (3 seeds x 3 learning
             rates), each on its own online Shapeset-3x2 stream drawn on the device (chunks of
             1000 images), minibatches stacked per update, the trainer's on-device window sums
+  lean-torch, replicas-torch
+            lean and replicas on torch's products alone (LeanSGD(kernel=False)), the path taken
+            on a GPU or where the compiled kernel (glorot_repro/kernels) does not load
 With --cuda-graphs on (the default on CUDA: `auto`), our modes replay each update as a CUDA graph
 (glorot_repro/graphs.py) and are named <mode>+graphs; `both` runs each with and without graphs.
 On a CPU, `on` runs the graphs' static-buffer step uncaptured (what the CPU tests check).
@@ -30,11 +35,16 @@ Modes run interleaved, repeat after repeat, so drifts of the machine hit all ali
 starts at update 0; with the default 5000 updates it holds exactly one histogram probe and the
 scalar probes of the default cadence (with --quick the one full probe at update 0 weighs 10x more).
 Reports model-updates/s, median (min, max) over repeats, and each mode's ratio to `plain`; then
-Shapeset-3x2 images/s generated on the same device."""
+Shapeset-3x2 images/s generated on the same device.
+
+--threads-vs-processes answers another question, on the CPU: with 2 cores, is one lean run on 2
+threads or two runs of 1 thread each the better use? Each setting runs in fresh processes (the
+two runs started together), `lean` alone, and counts total model-updates/s, over the repeats."""
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import tempfile
 import time
@@ -81,18 +91,19 @@ def plain_loop(batches, device, width: int, depth: int, watched: bool = False):
     return run
 
 
-def our_step(nets, lrs, device, defer: int, graphs: bool):
-    sgd = LeanSGD(nets, lrs, "nll", defer=defer)
+def our_step(nets, lrs, device, defer: int, graphs: bool, kernel: bool = True):
+    sgd = LeanSGD(nets, lrs, "nll", defer=defer, kernel=kernel)
     return GraphedSGD(sgd, capture=device.type == "cuda") if graphs else sgd
 
 
 def lean_loop(batches, device, models: int, defer: int, width: int, depth: int,
-              graphs: bool = False, probe_cfg=None, inits=None):
+              graphs: bool = False, probe_cfg=None, inits=None, kernel: bool = True):
     """Our step on `models` models (inits: one per model, normalized by default); with probe_cfg,
-    model 0 is probed as the trainer does (after writing the pending updates into its weights)."""
+    model 0 is probed as the trainer does (after writing the pending updates into its weights).
+    kernel=False: on torch's products alone."""
     inits = inits or ["normalized"] * models
     nets = [DeepMLP(INPUTS, CLASSES, depth, width, "tanh", init).to(device) for init in inits]
-    sgd = our_step(nets, [LR] * models, device, defer, graphs)
+    sgd = our_step(nets, [LR] * models, device, defer, graphs, kernel)
     probe_x = torch.rand(300, INPUTS, device=device)
     probe_y = torch.randint(0, CLASSES, (300,), device=device)
 
@@ -131,6 +142,10 @@ def table1_loop(device, defer: int, width: int, depth: int, graphs: bool = False
     return run
 
 
+def nets_for_check(device: torch.device) -> list[DeepMLP]:
+    return [DeepMLP(INPUTS, CLASSES, 1, 8, "tanh", "normalized").to(device)]
+
+
 def shapeset_images_per_second(device: torch.device, n: int = 10_000) -> float:
     gen = Shapeset3x2(seed=0, device=device)
     gen.sample(1000)
@@ -139,6 +154,40 @@ def shapeset_images_per_second(device: torch.device, n: int = 10_000) -> float:
     gen.sample(n)
     sync(device)
     return n / (time.perf_counter() - start)
+
+
+def one_run(threads: int, updates: int, defer: int, seed: int, start, rates) -> None:
+    """A lean run in its own process on `threads` threads: warm up, wait for `start`, time."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    cpu = torch.device("cpu")
+    batches = [(torch.rand(1, BATCH, INPUTS), torch.randint(0, CLASSES, (1, BATCH)))
+               for _ in range(50)]
+    run = lean_loop(batches, cpu, 1, defer, WIDTH, DEPTH)
+    run(20)
+    start.wait()
+    begin = time.perf_counter()
+    run(updates)
+    rates.put(updates / (time.perf_counter() - begin))
+
+
+def threads_vs_processes(updates: int, repeats: int, defer: int) -> dict[str, list[float]]:
+    """Total model-updates/s of one process on 2 threads and of 2 processes on 1 thread each."""
+    ctx = multiprocessing.get_context("spawn")  # no OpenMP state inherited through a fork
+    totals: dict[str, list[float]] = {"1 process x 2 threads": [], "2 processes x 1 thread": []}
+    for _ in range(repeats):
+        for name, (processes, threads) in zip(totals, [(1, 2), (2, 1)]):
+            start, rates = ctx.Barrier(processes + 1), ctx.Queue()
+            workers = [ctx.Process(target=one_run, args=(threads, updates, defer, i, start, rates))
+                       for i in range(processes)]
+            for w in workers:
+                w.start()
+            start.wait()
+            # Each worker's own rate; their sum is the total while they ran side by side.
+            totals[name].append(sum(rates.get() for _ in workers))
+            for w in workers:
+                w.join()
+    return totals
 
 
 def main() -> None:
@@ -152,7 +201,10 @@ def main() -> None:
     parser.add_argument("--defer", type=int, default=None,
                         help="train.defer for our modes (default: the trainer's for the device)")
     parser.add_argument("--json", action="store_true", help="print only a JSON dict of updates/s")
-    parser.add_argument("--modes", default="plain,watched,lean,probed,replicas",
+    parser.add_argument("--threads-vs-processes", action="store_true",
+                        help="on the CPU: one lean run on 2 threads against two runs of 1 thread")
+    parser.add_argument("--modes",
+                        default="plain,watched,lean,lean-torch,probed,replicas,replicas-torch",
                         help="comma-separated modes to run (plain always runs: the reference); "
                              "also mixed, table1")
     parser.add_argument("--cuda-graphs", default="auto", choices=("auto", "on", "off", "both"),
@@ -169,6 +221,18 @@ def main() -> None:
         args.updates, args.repeats = 500, 1
     device = torch.device(args.device)
     defer = resolve_defer(args.defer, device)
+    if args.threads_vs_processes:
+        cpu_defer = resolve_defer(args.defer, torch.device("cpu"))
+        totals = threads_vs_processes(args.updates, args.repeats, cpu_defer)
+        medians = {name: statistics.median(r) for name, r in totals.items()}
+        if args.json:
+            print(json.dumps(medians))
+            return
+        print(f"lean on the CPU, {DEPTH}x{WIDTH} tanh, {args.updates} updates x {args.repeats} "
+              f"repeats, train.defer {cpu_defer}; total model-updates/s")
+        for name, r in totals.items():
+            print(f"  {name:24s} {medians[name]:8.1f}  (min {min(r):.1f}, max {max(r):.1f})")
+        return
     graph_mode = ("on" if device.type == "cuda" else "off") if args.cuda_graphs == "auto" \
         else args.cuda_graphs
     variants = {"on": [True], "off": [False], "both": [False, True]}[graph_mode]
@@ -188,9 +252,13 @@ def main() -> None:
         "replicas": lambda g: lean_loop(batches, device, k, defer, width, depth, g),
         "mixed": lambda g: lean_loop(batches, device, k, defer, width, depth, g,
                                      inits=mixed_inits),
-        "table1": lambda g: table1_loop(device, defer, width, depth, g)}
-    n_models = {"replicas": k, "mixed": k, "table1": len(TABLE1_SEEDS) * len(TABLE1_LRS)}
-    labels = {"replicas": f"replicas (K={k})",
+        "table1": lambda g: table1_loop(device, defer, width, depth, g),
+        "lean-torch": lambda g: lean_loop(batches, device, 1, defer, width, depth, kernel=False),
+        "replicas-torch": lambda g: lean_loop(batches, device, k, defer, width, depth,
+                                              kernel=False)}
+    n_models = {"replicas": k, "replicas-torch": k, "mixed": k,
+                "table1": len(TABLE1_SEEDS) * len(TABLE1_LRS)}
+    labels = {"replicas": f"replicas (K={k})", "replicas-torch": f"replicas-torch (K={k})",
               "mixed": f"mixed (K={k}: {k // 2} std + {k - k // 2} norm)",
               "table1": f"table1 (K={n_models['table1']}, Shapeset)"}
     wanted = {"plain", *args.modes.split(",")}
@@ -224,7 +292,8 @@ def main() -> None:
     uncaptured = device.type != "cuda" and graph_mode != "off"
     print(f"device {name_of_device}, {depth}x{width} tanh, {INPUTS} inputs, minibatch {BATCH}, "
           f"{args.updates} updates x {args.repeats} repeats, torch threads {torch.get_num_threads()}, "
-          f"train.defer {defer}, CUDA graphs {graph_mode}"
+          f"train.defer {defer}, CUDA graphs {graph_mode}, compiled kernel "
+          f"{'loaded' if LeanSGD(nets_for_check(device), [LR], 'nll').kernel else 'unavailable'}"
           f"{' (on a CPU: the static-buffer step, uncaptured)' if uncaptured else ''}")
     print(f"probes: every {cfg.log.every} updates on {cfg.log.probe_size} examples, histograms "
           f"and Jacobians every {cfg.log.histograms}")
@@ -237,6 +306,10 @@ def main() -> None:
              if name in medians and name + "+graphs" in medians]
     if gains:
         print(f"  CUDA graphs against the same mode without: {', '.join(gains)}")
+    for ours in ("lean", "replicas"):
+        if {ours, f"{ours}-torch"} <= medians.keys():
+            print(f"  the compiled kernel makes {ours} "
+                  f"x{medians[ours] / medians[f'{ours}-torch']:.2f} as fast as on torch's products")
     if "watched" in medians:
         print(f"  watch between its logging steps costs "
               f"{100 * (1 - medians['watched'] / medians['plain']):.1f}% of plain")

@@ -31,6 +31,14 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def lean_kernel():
+    """The lean step's compiled kernel, built (or loaded) before any test runs: on a fresh machine
+    the build takes a minute or two, which must not fall inside a subprocess test's timeout."""
+    from glorot_repro import kernels
+    kernels.load()
+
+
 @pytest.fixture
 def run_smoke(tmp_path):
     """Train at scale=smoke in-process; returns (summary, run_dir)."""

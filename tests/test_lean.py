@@ -1,11 +1,13 @@
 """The lean step is plain SGD: equal to autograd + torch.optim.SGD, update after update, whether
 each update is written into the weights at once or deferred; and a stack of K models equals each
-model trained alone."""
+model trained alone. Every test runs on both paths of the step: the compiled kernel's products
+(glorot_repro/kernels) and torch's."""
 import copy
 
 import pytest
 import torch
 
+from glorot_repro import kernels
 from glorot_repro.activations import ACTIVATIONS
 from glorot_repro.lean import LeanSGD
 from glorot_repro.losses import LOSSES, cost
@@ -18,6 +20,16 @@ def small_net(activation="tanh", seed=0, dtype=torch.float64, width=16):
                    init="normalized").to(dtype)
 
 
+@pytest.fixture(autouse=True, params=["kernel", "torch"])
+def products(request, monkeypatch):
+    """Which products the step runs on; "kernel" is skipped where the kernel does not load."""
+    if request.param == "torch":
+        monkeypatch.setattr(kernels, "load", lambda: None)
+    elif kernels.load() is None:
+        pytest.skip("the compiled kernel does not load on this machine")
+    return request.param
+
+
 # With minibatches of 4 and defer=3 the pending factors (12 rows) of a 64-unit layer are smaller
 # than its weights, so every layer but the 5-unit output one is deferred.
 WIDE, BATCH = 64, 4
@@ -26,12 +38,13 @@ WIDE, BATCH = 64, 4
 @pytest.mark.parametrize("defer", [1, 3])
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
-def test_lean_equals_autograd_sgd_over_many_updates(activation, loss, defer):
+def test_lean_equals_autograd_sgd_over_many_updates(activation, loss, defer, products):
     """Every update's cost and logits, and the weights at the end; with defer=3 the 200 updates
     end with 2 still pending, written in by sync()."""
     lean_model = small_net(activation, width=WIDE)
     ref_model = copy.deepcopy(lean_model)
     lean = LeanSGD([lean_model], [0.1], loss, defer=defer)
+    assert (lean.kernel is not None) == (products == "kernel")
     opt = torch.optim.SGD(ref_model.parameters(), lr=0.1)
     for _ in range(200):
         x = torch.rand(BATCH, 20, dtype=torch.float64)

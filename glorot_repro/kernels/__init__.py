@@ -1,0 +1,132 @@
+"""The lean step's compiled CPU kernel (lean_kernels.cpp beside this file), built on first use.
+
+load() compiles the C++ source with torch.utils.cpp_extension (g++ and ninja, -O3 -mavx2 -mfma)
+into a folder of torch's extension cache (~/.cache/torch_extensions, or $TORCH_EXTENSIONS_DIR)
+per Python and torch version: a minute or two once per machine and version of the source, then a
+fraction of a second per process. It returns
+the module, with
+
+    nt(c, a, b, accumulate, subtract)   c (+)= +-a @ b^T   on stacks (K, M, J) and (K, N, J)
+    nn(c, a, b, accumulate, subtract)   c (+)= +-a @ b     on stacks (K, M, J) and (K, J, N)
+
+for float32 and float64 tensors on the CPU, or None where the kernel cannot be had: a CPU without
+AVX2 and FMA, no compiler, a failed build, or GLOROT_NO_KERNEL=1 in the environment. Then the
+lean step runs its pure-PyTorch path (glorot_repro/lean.py), and one line is logged, once per
+process, saying why."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import re
+import sys
+import warnings
+from pathlib import Path
+
+log = logging.getLogger("glorot_repro.kernels")
+
+SOURCE = Path(__file__).with_name("lean_kernels.cpp")
+NAME = "glorot_lean_kernels"
+DISABLE_VAR = "GLOROT_NO_KERNEL"
+FLAGS = ["-O3", "-mavx2", "-mfma"]
+
+_loaded = False
+_module = None
+
+
+def load():
+    """The compiled kernel module, or None (with one logged line, the first time) where it cannot
+    be had. The answer is kept for the rest of the process."""
+    global _loaded, _module
+    if not _loaded:
+        _module, _loaded = _try_load(), True
+    return _module
+
+
+def _try_load():
+    fallback = "the lean step uses its PyTorch path"
+    if os.environ.get(DISABLE_VAR, "") not in ("", "0"):
+        log.info("compiled kernel disabled by %s=%s; %s", DISABLE_VAR, os.environ[DISABLE_VAR],
+                 fallback)
+        return None
+    reason = _unsupported_cpu()
+    if reason:
+        log.warning("compiled kernel unavailable: %s; %s", reason, fallback)
+        return None
+    try:
+        return _build()
+    except Exception as error:  # no compiler, no ninja, a failed build: all mean the same here
+        first = str(error).strip().splitlines()
+        detail = f"{type(error).__name__}: {first[0] if first else ''}"
+        log.warning("compiled kernel unavailable (build or load failed, %s); %s", detail, fallback)
+        return None
+
+
+def _unsupported_cpu() -> str | None:
+    import torch
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return f"needs an x86-64 CPU, this is {platform.machine()}"
+    # torch reports AVX2 only where the CPU has both AVX2 and FMA.
+    capability = torch.backends.cpu.get_cpu_capability()
+    if capability not in ("AVX2", "AVX512"):
+        return f"needs AVX2 and FMA, torch reports CPU capability {capability}"
+    return None
+
+
+def _build():
+    import torch
+
+    # torch.utils.cpp_extension runs the `ninja` command; the ninja package from PyPI (a project
+    # dependency) has it in its own folder, which is not on PATH outside an activated venv.
+    try:
+        import ninja
+
+        bin_dir = getattr(ninja, "BIN_DIR", None)
+        if bin_dir and bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+    except ImportError:
+        pass
+    # Importing cpp_extension logs a warning about CUDA on a CPU-only machine; not ours to show.
+    ext_log = logging.getLogger("torch.utils.cpp_extension")
+    level = ext_log.level
+    ext_log.setLevel(logging.ERROR)
+    try:
+        from torch.utils import cpp_extension
+    finally:
+        ext_log.setLevel(level)
+    root = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root())
+    tag = f"py{sys.version_info[0]}{sys.version_info[1]}_torch{torch.__version__}"
+    build_dir = root / f"{NAME}_{re.sub(r'[^A-Za-z0-9.]', '_', tag)}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    # A failure says why in its exception, which load() logs as its one line; torch's warnings on
+    # the way (compiler versions and the like) would be more lines, so they are kept quiet.
+    with _build_lock(build_dir), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not any(build_dir.glob(f"{NAME}*.so")):
+            log.info("compiling the lean step's kernel into %s (once per machine and version, "
+                     "a minute or two)", build_dir)
+        return cpp_extension.load(NAME, sources=[str(SOURCE)], extra_cflags=FLAGS,
+                                  build_directory=str(build_dir), verbose=False)
+
+
+@contextlib.contextmanager
+def _build_lock(build_dir: Path):
+    """One process at a time builds or loads the kernel. In older torch releases the lock of
+    cpp_extension is a file whose mere existence blocks, left behind by a process killed while
+    building (tests kill training runs at random points), and every later load would wait on it
+    forever; ours is an flock, which the OS releases with the process, so under it any torch lock
+    file in the folder is stale and is removed."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: torch's lock alone
+        yield
+        return
+    with open(build_dir / "glorot.flock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            (build_dir / "lock").unlink(missing_ok=True)
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
