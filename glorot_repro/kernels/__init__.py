@@ -3,8 +3,7 @@
 load() compiles the C++ source with torch.utils.cpp_extension (g++ and ninja, -O3 -mavx2 -mfma)
 into a folder of torch's extension cache (~/.cache/torch_extensions, or $TORCH_EXTENSIONS_DIR)
 per Python and torch version: a minute or two once per machine and version of the source, then a
-fraction of a second per process. It returns
-the module, with
+fraction of a second per process. It returns the module, with
 
     nt(c, a, b, accumulate, subtract)   c (+)= +-a @ b^T   on stacks (K, M, J) and (K, N, J)
     nn(c, a, b, accumulate, subtract)   c (+)= +-a @ b     on stacks (K, M, J) and (K, J, N)
