@@ -143,39 +143,40 @@ class LeanSGD:
 
     def _forward(self, l: int, z: torch.Tensor) -> torch.Tensor:
         """s = b + z W_eff^T, with W_eff^T = W^T - Z^T D."""
-        w, b, factors, k = self.weights[l], self.biases[l], self._factors(l), self.kernel
-        if k is None:
+        w, b, factors = self.weights[l], self.biases[l], self._factors(l)
+        if self.kernel is None:
             s = torch.baddbmm(b, z, w.transpose(1, 2))
-            if factors is not None:
-                d, zs = factors
-                s.baddbmm_(torch.bmm(z, zs.transpose(1, 2)), d, alpha=-1)
-            return s
-        s = b.expand(z.shape[0], z.shape[1], w.shape[1]).clone()
-        k.nt(s, z, w, True, False)
+        else:
+            s = b.expand(z.shape[0], z.shape[1], w.shape[1]).clone()
+            self.kernel.nt(s, z, w, True, False)
         if factors is not None:
             d, zs = factors
-            t = z.new_empty(z.shape[0], z.shape[1], zs.shape[1])
-            k.nt(t, z, zs, False, False)
-            k.nn(s, t, d, True, True)
+            self._correct(s, z, zs, d)
         return s
 
     def _backward(self, l: int, delta: torch.Tensor) -> torch.Tensor:
         """BP2 before the activation's derivative: delta W_eff = delta W - (delta D^T) Z."""
-        w, factors, k = self.weights[l], self._factors(l), self.kernel
-        if k is None:
+        w, factors = self.weights[l], self._factors(l)
+        if self.kernel is None:
             below = torch.bmm(delta, w)
-            if factors is not None:
-                d, zs = factors
-                below.baddbmm_(torch.bmm(delta, d.transpose(1, 2)), zs, alpha=-1)
-            return below
-        below = delta.new_empty(delta.shape[0], delta.shape[1], w.shape[2])
-        k.nn(below, delta, w, False, False)
+        else:
+            below = delta.new_empty(delta.shape[0], delta.shape[1], w.shape[2])
+            self.kernel.nn(below, delta, w, False, False)
         if factors is not None:
             d, zs = factors
-            t = delta.new_empty(delta.shape[0], delta.shape[1], d.shape[1])
-            k.nt(t, delta, d, False, False)
-            k.nn(below, t, zs, True, True)
+            self._correct(below, delta, d, zs)
         return below
+
+    def _correct(self, out: torch.Tensor, a: torch.Tensor, first: torch.Tensor,
+                 second: torch.Tensor) -> None:
+        """The pending steps' share of a product with W_eff = W - D^T Z: out -= (a first^T) second
+        (forward: first, second = Z, D; BP2: D, Z)."""
+        if self.kernel is None:
+            out.baddbmm_(torch.bmm(a, first.transpose(1, 2)), second, alpha=-1)
+        else:
+            t = a.new_empty(a.shape[0], a.shape[1], first.shape[1])
+            self.kernel.nt(t, a, first, False, False)
+            self.kernel.nn(out, t, second, True, True)
 
     def _write(self, l: int, delta: torch.Tensor, z: torch.Tensor) -> None:
         """W -= delta^T z: one step written at once."""

@@ -2,8 +2,8 @@
 
 load() compiles the C++ source with torch.utils.cpp_extension (g++ and ninja, -O3 -mavx2 -mfma)
 into a folder of torch's extension cache (~/.cache/torch_extensions, or $TORCH_EXTENSIONS_DIR)
-per Python and torch version: a minute or two once per machine and version of the source, then a
-fraction of a second per process. It returns the module, with
+per Python and torch version and per checkout: a minute or two once per machine, version and
+checkout, then a fraction of a second per process. It returns the module, with
 
     nt(c, a, b, accumulate, subtract)   c (+)= +-a @ b^T   on stacks (K, M, J) and (K, N, J)
     nn(c, a, b, accumulate, subtract)   c (+)= +-a @ b     on stacks (K, M, J) and (K, J, N)
@@ -15,6 +15,7 @@ process, saying why."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import platform
@@ -96,7 +97,10 @@ def _build():
     finally:
         ext_log.setLevel(level)
     root = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root())
-    tag = f"py{sys.version_info[0]}{sys.version_info[1]}_torch{torch.__version__}"
+    # One folder per checkout too: its build file names the source's path, so two checkouts
+    # sharing a folder would rebuild it in turn, each time the other had loaded it.
+    where = hashlib.sha1(str(SOURCE.resolve()).encode()).hexdigest()[:8]
+    tag = f"py{sys.version_info[0]}{sys.version_info[1]}_torch{torch.__version__}_{where}"
     build_dir = root / f"{NAME}_{re.sub(r'[^A-Za-z0-9.]', '_', tag)}"
     build_dir.mkdir(parents=True, exist_ok=True)
     # A failure says why in its exception, which load() logs as its one line; torch's warnings on
