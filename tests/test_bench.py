@@ -4,7 +4,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
+
+pytestmark = pytest.mark.e2e  # each test runs the bench as a command
 
 
 def bench(*args, tmp_path):

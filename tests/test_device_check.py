@@ -9,6 +9,8 @@ import torch
 
 from conftest import REPO
 
+pytestmark = pytest.mark.e2e  # each test runs the script as a command
+
 
 def device_check(tmp_path, **env):
     log = tmp_path / "logs" / "device_check.log"
