@@ -60,6 +60,7 @@ from glorot_repro.hooks import watch
 from glorot_repro.lean import LeanSGD
 from glorot_repro.model import DeepMLP
 from glorot_repro.probes import layer_internals, run_probes
+from glorot_repro.run import TrainingWindows
 from glorot_repro.sgd import resolve_defer
 
 INPUTS, CLASSES, DEPTH, WIDTH, BATCH, LR = 1024, 9, 5, 1000, 10, 0.01
@@ -129,16 +130,14 @@ def table1_loop(device, defer: int, width: int, depth: int, graphs: bool = False
             lrs.append(lr)
             streams.append(ShapesetStream(seed, device, signed=False))
     sgd = our_step(nets, lrs, device, defer, graphs)
-    windows = torch.zeros(len(nets), 2, dtype=torch.float64, device=device)
+    windows = TrainingWindows(len(nets), device)  # the trainer's own accumulators
 
     def run(updates: int) -> None:
         for _ in range(updates):
             batches = [s.next_batch(BATCH) for s in streams]
             x = torch.stack([b[0] for b in batches])
             y = torch.stack([b[1] for b in batches])
-            loss, logits = sgd.step(x, y)
-            windows[:, 0] += loss * BATCH
-            windows[:, 1] += (logits.argmax(-1) != y).sum(dim=1)
+            windows.add(*sgd.step(x, y), y)
     return run
 
 
