@@ -13,10 +13,15 @@ multirun, conf/experiment/<experiment>.yaml) into runs/<experiment>_<scale>. Art
 need the same runs share them (ARTEFACTS below): Figs. 7 and 8 draw on Fig. 6's runs, Figs. 3,
 4, 9 and 10 on Fig. 11's, Fig. 12 on Table 1's (MNIST and CIFAR-10 columns, each row at its
 chosen learning rate, averaged over seeds). Finished runs are reused (--rerun trains them again).
+At --scale long the jobs are always started, so rerunning the command resumes the unfinished ones
+from their checkpoints (finished ones end at once); --draw draws the runs as they are. There,
+Fig. 11's rows each train at the rate the pilot chose (<out>/tables/pilot_long.csv).
 Figures go to <out>/figures/<artefact>.png and .pdf, tables to <out>/tables/<artefact>.md and .csv
-(at --scale long: <out>/figures/long/, <out>/tables/<artefact>_long). At --scale long the runs'
-tidy tables are also saved as CSV in <out>/data/long/<experiment>/, and an artefact whose runs
-are absent is drawn from those CSVs, so it redraws without training.
+(at --scale long: <out>/figures/long/, <out>/tables/<artefact>_long). At --scale long each run
+set's tidy tables are saved as CSV in <out>/data/long/<experiment>/<runs dir's name>/, and the
+artefact is drawn from every run set saved there (the long runs are hours each, so sets trained
+at different times, e.g. each activation's pilot, add up); with no runs, it redraws from those
+CSVs alone, without training.
 Figs. 1 and 5 need no runs: Shapeset samples, and cost surfaces computed directly."""
 from __future__ import annotations
 
@@ -135,7 +140,8 @@ def records_markdown(table) -> str:
 
 
 def series_dir(out: Path, scale: str, experiment: str) -> Path:
-    """Where an experiment's tidy tables are kept as CSV (collect.save_series)."""
+    """Where an experiment's run sets keep their tidy tables as CSV, a subdir each
+    (collect.save_series)."""
     return out / "data" / scale / experiment
 
 
@@ -146,19 +152,64 @@ def saved_or_runs(out: Path, scale: str, experiment: str, runs: Path) -> Path:
     return saved if is_series_dir(saved) and not any(runs.rglob("summary.json")) else runs
 
 
-def ensure_runs(experiment: str, scale: str, runs: Path, rerun: bool,
-                overrides: list[str]) -> None:
+# Experiments whose rows train, at --scale long, at the rate the pilot chose for each on
+# validation (the paper's protocol; results/tables/pilot_long.csv), one command per row.
+AT_CHOSEN_LR = ("fig11",)
+
+
+def row_overrides(experiment: str, scale: str, overrides: list[str], out: Path) -> list[list[str]]:
+    """The overrides of each command that trains the experiment: the experiment's own sweep, or
+    at the long scale one command per row at its pilot-chosen rate (exit 2 naming the row where
+    the pilot has not chosen one). A row or rate given on the command line takes precedence."""
+    if (scale != "long" or experiment not in AT_CHOSEN_LR
+            or any(o.startswith(("row=", "train.lr=")) for o in overrides)):
+        return [overrides]
+    import pandas as pd
+    from omegaconf import OmegaConf
+
+    from glorot_repro.analysis.pilot import chosen_lr
+    from glorot_repro.compose import compose_config
+    pilot = out / "tables" / "pilot_long.csv"
+    if not pilot.exists():
+        fail(f"{experiment} at --scale long trains each row at the pilot's rate: expected {pilot} "
+             f"(python scripts/reproduce.py pilot --scale long), or pass train.lr=<rate>")
+    table = pd.read_csv(pilot)
+    rows = OmegaConf.load(Path(__file__).parent.parent / "conf" / "experiment"
+                          / f"{experiment}.yaml").hydra.sweeper.params.row.split(",")
+    commands = []
+    for row in rows:
+        cfg = compose_config([f"experiment={experiment}", f"scale={scale}", f"row={row}", *overrides])
+        try:
+            lr = chosen_lr(table, cfg.dataset.name, cfg.activation.name, cfg.init.name,
+                           cfg.dataset.signed_pixels)
+        except LookupError as e:
+            fail(f"row {row}: {e} in {pilot}; pilot it first (docs/long.md)")
+        commands.append([f"row={row}", f"train.lr={lr:g}", *overrides])
+    return commands
+
+
+def fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def ensure_runs(experiment: str, scale: str, runs: Path, rerun: bool, draw_only: bool,
+                overrides: list[str], out: Path) -> None:
+    """Train the experiment's runs into `runs` unless they can be reused. At the long scale, whose
+    jobs outlast a session, the jobs are always started: unfinished ones resume from their
+    last checkpoint and finished ones end at once (`draw_only` draws the runs as they are)."""
     from glorot_repro.analysis.collect import is_series_dir
     if is_series_dir(runs):
         print(f"drawing from the saved series in {runs}")
         return
-    if not rerun and any(runs.rglob("summary.json")):
+    if draw_only or (scale != "long" and not rerun and any(runs.rglob("summary.json"))):
         print(f"reusing the runs in {runs}")
         return
-    cmd = [sys.executable, "-m", "glorot_repro.train", f"experiment={experiment}", f"scale={scale}",
-           f"hydra.sweep.dir={runs}", *overrides]
-    print("running:", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
+    for job_overrides in row_overrides(experiment, scale, overrides, out):
+        cmd = [sys.executable, "-m", "glorot_repro.train", f"experiment={experiment}",
+               f"scale={scale}", f"hydra.sweep.dir={runs}", *job_overrides]
+        print("running:", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
 
 
 def main() -> None:
@@ -172,6 +223,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results"),
                         help="figures go to <out>/figures, tables to <out>/tables")
     parser.add_argument("--rerun", action="store_true", help="train again even if runs exist")
+    parser.add_argument("--draw", action="store_true",
+                        help="draw from the runs as they are, training nothing (e.g. long runs "
+                             "still going)")
     parser.add_argument("overrides", nargs="*",
                         help="Hydra overrides for the runs, e.g. dataset.root=... or "
                              "dataset=shapeset,mnist,cifar10 (replaces the experiment's sweep)")
@@ -184,12 +238,16 @@ def main() -> None:
     if not args.runs and not args.rerun:
         runs = [saved_or_runs(args.out, args.scale, e, r) for e, r in zip(experiments, runs)]
     from glorot_repro.analysis.collect import is_series_dir, save_series
+    drawn_from = []
     for experiment, where in zip(experiments, runs):
-        ensure_runs(experiment, args.scale, where, args.rerun, args.overrides)
+        ensure_runs(experiment, args.scale, where, args.rerun, args.draw, args.overrides, args.out)
         if args.scale == "long" and not is_series_dir(where):
-            for path in save_series(where, series_dir(args.out, args.scale, experiment)):
+            saved = series_dir(args.out, args.scale, experiment)
+            for path in save_series(where, saved / where.name):
                 print(path)
-    for path in write(draw(args.artefact, runs), args.out, args.artefact, args.scale):
+            where = saved
+        drawn_from.append(where)
+    for path in write(draw(args.artefact, drawn_from), args.out, args.artefact, args.scale):
         print(path)
 
 

@@ -124,11 +124,11 @@ def test_figures_redraw_from_saved_series(run_smoke, tmp_path):
         run_smoke(*overrides, run_dir=runs / activation)
         # What Hydra writes beside a run, which run_smoke (train() in-process) does not.
         save_config(compose_config(["scale=smoke", *overrides]), runs / activation)
-    series = tmp_path / "results" / "data" / "long" / "fig11"
+    series = tmp_path / "results" / "data" / "long" / "fig11" / "runs"
     assert [p.name for p in save_series(runs, series)] == ["scalars.csv", "histograms.csv",
                                                             "summaries.csv"]
     for collect in (collect_scalars, collect_histograms, collect_summaries):
-        from_events, from_csv = collect(runs), collect(series)
+        from_events, from_csv = collect(runs), collect(series.parent)
         assert from_csv.columns.tolist() == from_events.columns.tolist()
         plain = [{k: v.tolist() if hasattr(v, "tolist") else v for k, v in row.items()}
                  for row in from_csv.to_dict("records")]
@@ -138,6 +138,62 @@ def test_figures_redraw_from_saved_series(run_smoke, tmp_path):
         out = reproduce(artefact, "--scale", "long", "--out", "results", cwd=tmp_path)
         assert "drawing from the saved series" in out
         assert (tmp_path / "results" / "figures" / "long" / f"{artefact}.png").exists()
+
+
+def test_saved_run_sets_add_up(run_smoke, tmp_path):
+    """An experiment's run sets trained at different times (each activation's pilot, say) are
+    read as one table from their saved series, and reproduce.py saves a new set beside the old
+    ones and draws from all of them."""
+    from glorot_repro.analysis.collect import save_series
+    from glorot_repro.run import save_config
+    saved = tmp_path / "results" / "data" / "long" / "fig11"
+    for activation in ("tanh", "softsign"):
+        overrides = [f"activation={activation}", "init=standard"]
+        run_smoke(*overrides, run_dir=tmp_path / f"{activation}_set" / "run")
+        save_config(compose_config(["scale=smoke", *overrides]), tmp_path / f"{activation}_set" / "run")
+    save_series(tmp_path / "tanh_set", saved / "tanh_set")
+    out = reproduce("fig11", "--scale", "long", "--draw", "--runs", str(tmp_path / "softsign_set"),
+                    "--out", "results", cwd=tmp_path)
+    assert "reusing the runs" in out
+    assert (saved / "softsign_set" / "scalars.csv").exists()
+    assert set(collect_scalars(saved).activation) == {"tanh", "softsign"}
+    assert set(collect_scalars(saved).run) == {"tanh_set/run", "softsign_set/run"}
+
+
+def reproduce_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("reproduce", REPO / "scripts" / "reproduce.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_long_fig11_rows_train_at_the_pilots_choices(tmp_path, capsys):
+    """At --scale long each Fig. 11 row gets its own command at the rate pilot_long.csv chose for
+    its (dataset, activation, init, pixel range); a row the pilot lacks stops it with exit 2 and
+    one line naming the row and the rows piloted."""
+    from glorot_repro.analysis.pilot import PILOT_KEYS
+    rows = {"sigmoid_standard": ("sigmoid", "standard"), "sigmoid_normalized": ("sigmoid", "normalized"),
+            "tanh_standard": ("tanh", "standard"), "tanh_normalized": ("tanh", "normalized"),
+            "softsign_standard": ("softsign", "standard"),
+            "softsign_normalized": ("softsign", "normalized")}
+    records = [dict(zip(PILOT_KEYS, ("shapeset", a, i, signed)), lr=lr,
+                    chosen=(lr == {"tanh": 0.01, "softsign": 0.003, "sigmoid": 0.1}[a]) != signed)
+               for a, i in rows.values() for signed in (False, True) for lr in (0.003, 0.01, 0.1)]
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame(records).to_csv(tmp_path / "tables" / "pilot_long.csv", index=False)
+    commands = reproduce_module().row_overrides("fig11", "long", ["log.progress=false"], tmp_path)
+    assert commands == [[f"row={row}", f"train.lr={ {'tanh': 0.01, 'softsign': 0.003, 'sigmoid': 0.1}[a]:g}",
+                         "log.progress=false"] for row, (a, _) in rows.items()]
+    assert reproduce_module().row_overrides("fig11", "long", ["train.lr=0.5"], tmp_path) == [["train.lr=0.5"]]
+    pd.DataFrame([r for r in records if r["activation"] != "softsign"]).to_csv(
+        tmp_path / "tables" / "pilot_long.csv", index=False)
+    with pytest.raises(SystemExit) as stopped:
+        reproduce_module().row_overrides("fig11", "long", [], tmp_path)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and err.count("\n") == 1
+    assert "row softsign_standard: no pilot choice for shapeset/softsign/standard/False" in err
+    assert "shapeset/tanh/normalized/False" in err
 
 
 SMOKE_SIZED = ["model.width=16", "train.updates=30", "train.eval_every=10", "train.checkpoint_every=10",

@@ -5,8 +5,9 @@ Every collector takes one root or several (e.g. Table 1's runs and the beyond-th
 a run is named by its path from its root's parent, so names from different roots never clash.
 
 The tables outlive the runs: `save_series` writes them as CSV into a series dir
-(results/data/<scale>/<experiment>/{scalars,histograms,summaries}.csv), and a root that is such a
-dir is read back as the tables it holds, so figures redraw without the hours of training."""
+(results/data/<scale>/<experiment>/<run set>/{scalars,histograms,summaries}.csv), and a root that
+is such a dir, or holds such dirs (an experiment's saved run sets), is read back as the tables
+they hold, so figures redraw without the hours of training."""
 from __future__ import annotations
 
 import json
@@ -60,15 +61,30 @@ def run_config(run_dir: Path) -> dict:
 LIST_COLUMNS = ("limits", "counts")  # histogram bins: JSON lists in a CSV cell
 
 
-def is_series_dir(root: Path) -> bool:
+def holds_series(root: Path) -> bool:
     return (root / "scalars.csv").exists() or (root / "summaries.csv").exists()
 
 
+def series_dirs(root: Path) -> list[Path]:
+    """`root` if it is a series dir, else the series dirs directly under it (one per saved run set)."""
+    root = Path(root)
+    if holds_series(root):
+        return [root]
+    return sorted(d for d in root.iterdir() if d.is_dir() and holds_series(d)) if root.is_dir() else []
+
+
+def is_series_dir(root: Path) -> bool:
+    return bool(series_dirs(root))
+
+
+def saved_tables(root: Path, kind: str) -> list[pd.DataFrame] | None:
+    """The `kind` tables saved under `root`, or None where it holds no saved series (read its runs)."""
+    saved = series_dirs(root)
+    return [read_series(d, kind) for d in saved if (d / f"{kind}.csv").exists()] if saved else None
+
+
 def read_series(root: Path, kind: str) -> pd.DataFrame:
-    path = root / f"{kind}.csv"
-    if not path.exists():
-        raise FileNotFoundError(f"no {kind} in the series dir {root} (expected {path.name})")
-    df = pd.read_csv(path)
+    df = pd.read_csv(root / f"{kind}.csv")
     for column in LIST_COLUMNS:
         if column in df:
             df[column] = df[column].map(lambda cell: np.asarray(json.loads(cell)))
@@ -99,15 +115,16 @@ def save_series(roots: Roots, out: Path) -> list[Path]:
 def _collect(roots: Roots, kind: str) -> pd.DataFrame:
     frames = []
     for root in as_roots(roots):
-        if is_series_dir(root):
-            frames.append(read_series(root, kind))
+        if (saved := saved_tables(root, kind)) is not None:
+            frames += saved
             continue
         for run_dir in run_dirs(root):
             df = getattr(SummaryReader(str(run_dir)), kind)
             if not df.empty:
                 frames.append(df.assign(run=run_name(run_dir, root), **run_config(run_dir)))
     if not frames:
-        raise FileNotFoundError(f"no TensorBoard event files under {describe(roots)}")
+        raise FileNotFoundError(f"no TensorBoard event files (or saved {kind}.csv) under "
+                                f"{describe(roots)}")
     return pd.concat(frames, ignore_index=True)
 
 
@@ -130,8 +147,8 @@ def collect_summaries(roots: Roots) -> pd.DataFrame:
     SUMMARY_COLUMNS. `run` names the run as collect_scalars does."""
     rows, frames = [], []
     for root in as_roots(roots):
-        if is_series_dir(root):
-            frames.append(read_series(root, "summaries"))
+        if (saved := saved_tables(root, "summaries")) is not None:
+            frames += saved
             continue
         for path in sorted(root.rglob("summary.json")):
             summary = json.loads(path.read_text())

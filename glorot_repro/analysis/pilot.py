@@ -33,3 +33,18 @@ def pilot_table(scalars: pd.DataFrame, last: int = LAST) -> pd.DataFrame:
         table.loc[best, "chosen"] = True
         table.loc[best, "edge"] = table.lr[best] in (row.lr.min(), row.lr.max())
     return table.sort_values(PILOT_KEYS + ["lr"]).reset_index(drop=True)
+
+
+def chosen_lr(table: pd.DataFrame, dataset: str, activation: str, init: str,
+              signed_pixels: bool = False) -> float:
+    """The pilot's choice for one row (a table as pilot_table writes it, e.g. read back from
+    results/tables/pilot_long.csv). LookupError, naming the rows the table has, where the row
+    was not piloted."""
+    key = dict(zip(PILOT_KEYS, (dataset, activation, init, signed_pixels)))
+    chosen = table[table.chosen.astype(bool)]
+    match = chosen[(chosen[PILOT_KEYS] == pd.Series(key)).all(axis=1)]
+    if match.empty:
+        piloted = ", ".join(sorted({"/".join(map(str, r)) for r in chosen[PILOT_KEYS].itertuples(index=False)}))
+        raise LookupError(f"no pilot choice for {'/'.join(map(str, key.values()))} "
+                          f"(piloted: {piloted or 'none'})")
+    return float(match.lr.iloc[0])
