@@ -68,6 +68,16 @@ def draw(artefact: str, runs: list[Path]):
     from glorot_repro.analysis.pilot import pilot_table
     from glorot_repro.analysis.table import choose_lr, table1
 
+    def present(tables: dict) -> dict:
+        """The tables whose runs exist (a claim whose runs are absent is "not run")."""
+        out = {}
+        for kind, collect in tables.items():
+            try:
+                out[kind] = collect()
+            except FileNotFoundError:
+                pass
+        return out
+
     def at_chosen_lr():
         """The scalars of Table 1's runs at each row's chosen learning rate (every seed)."""
         scalars = collect_scalars(runs)
@@ -97,9 +107,10 @@ def draw(artefact: str, runs: list[Path]):
             d: CURVE_TITLES[d] for d in ("mnist", "cifar10")}, {"mnist": FIG12_MNIST}),
         "table1": lambda: table1(collect_summaries(runs)),
         "pilot": lambda: pilot_table(collect_scalars(runs)),
-        "claims": lambda: verdict_table({
-            "scalars": collect_scalars(runs[:2]), "histograms": collect_histograms(runs[0]),
-            "summaries": collect_summaries(runs[2])}),
+        "claims": lambda: verdict_table(present({
+            "scalars": lambda: collect_scalars([r for r in runs[:2] if r.exists()]),
+            "histograms": lambda: collect_histograms(runs[0]),
+            "summaries": lambda: collect_summaries(runs[2])})),
         "beyond_curves": lambda: error_curves(at_chosen_lr(), CURVE_TITLES),
         "beyond_table": lambda: table1(collect_summaries(runs)),
     }
@@ -152,6 +163,8 @@ def saved_or_runs(out: Path, scale: str, experiment: str, runs: Path) -> Path:
     return saved if is_series_dir(saved) and not any(runs.rglob("summary.json")) else runs
 
 
+# Artefacts that judge runs rather than draw them: they never start training.
+DRAW_ONLY = ("claims",)
 # Experiments whose rows train, at --scale long, at the rate the pilot chose for each on
 # validation (the paper's protocol; results/tables/pilot_long.csv), one command per row.
 AT_CHOSEN_LR = ("fig11",)
@@ -240,7 +253,8 @@ def main() -> None:
     from glorot_repro.analysis.collect import is_series_dir, save_series
     drawn_from = []
     for experiment, where in zip(experiments, runs):
-        ensure_runs(experiment, args.scale, where, args.rerun, args.draw, args.overrides, args.out)
+        ensure_runs(experiment, args.scale, where, args.rerun, args.draw or args.artefact in DRAW_ONLY,
+                    args.overrides, args.out)
         if args.scale == "long" and not is_series_dir(where):
             saved = series_dir(args.out, args.scale, experiment)
             for path in save_series(where, saved / where.name):

@@ -158,6 +158,11 @@ def test_saved_run_sets_add_up(run_smoke, tmp_path):
     assert (saved / "softsign_set" / "scalars.csv").exists()
     assert set(collect_scalars(saved).activation) == {"tanh", "softsign"}
     assert set(collect_scalars(saved).run) == {"tanh_set/run", "softsign_set/run"}
+    # The claims judge what is there and start no training: MNIST's runs are absent here.
+    reproduce("claims", "--scale", "long", "--out", "results", cwd=tmp_path)
+    verdicts = pd.read_csv(tmp_path / "results" / "tables" / "claims_long.csv")
+    assert verdicts.set_index("claim").verdict["mnist_column"] == "not run"
+    assert not (tmp_path / "runs").exists()
 
 
 def reproduce_module():

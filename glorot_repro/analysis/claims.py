@@ -168,17 +168,17 @@ def weight_gradients_drift_apart(scalars: pd.DataFrame) -> Verdict:
 
 
 def sigmoid_top_layer_saturates_and_escapes(scalars: pd.DataFrame) -> Verdict:
-    """Fig. 2: a deep sigmoid net's top hidden layer drops to 0 quickly, then slowly escapes."""
-    match = rows(scalars, activation="sigmoid", init="standard")
-    depth = int(match.depth.iloc[0])
-    top = series(match, tags.layer("act", depth, "mean"))
+    """Fig. 2 (4 hidden layers), on MNIST, where the escape comes within a CPU's reach: the top
+    hidden layer drops to 0 quickly, then slowly escapes."""
+    match = rows(scalars, activation="sigmoid", init="standard", depth=4, dataset="mnist")
+    top = series(match, tags.layer("act", 4, "mean"))
     low_step = int(top.idxmin())
     low = top.min()
     later = top[top.index > low_step]
     high = later.max() if len(later) else low
     saturates = top[top.index <= 40_000].min() <= 0.1
     escapes = saturates and high >= max(0.2, 3 * low)
-    return Verdict("Fig. 2", "sigmoid's top hidden layer saturates at 0, then escapes",
+    return Verdict("Fig. 2", "MNIST: sigmoid's top hidden layer saturates at 0, then escapes",
                    f"top layer mean: lowest {low:.3f} at {low_step:,} updates, highest after it "
                    f"{high:.3f} (to {int(top.index.max()):,})",
                    "about 0.03 within 40k updates; escape near 2M (Shapeset), ~300k (MNIST)",
