@@ -64,7 +64,8 @@ def draw(artefact: str, runs: list[Path]):
     from glorot_repro.analysis.figures.training import (error_curves, mean_std_bars,
                                                         saturation_panels, weight_gradient_spread)
     from glorot_repro.analysis.claims import verdict_table
-    from glorot_repro.analysis.paper import FIG2_TOP, FIG3_TANH, FIG10_TANH_N, FIG11, FIG12_MNIST
+    from glorot_repro.analysis.paper import (FIG2_TOP, FIG3_TANH, FIG10_TANH_N, FIG11, FIG12_MNIST,
+                                             NOTEBOOK_LABEL, NOTEBOOK_MNIST_COST)
     from glorot_repro.analysis.pilot import pilot_table
     from glorot_repro.analysis.table import choose_lr, table1
 
@@ -87,7 +88,9 @@ def draw(artefact: str, runs: list[Path]):
         "fig01": lambda: sample_grid(n=32, seed=0),
         "fig05": lambda: cost_surfaces(),
         "fig02": lambda: mean_std_bars(collect_scalars(runs), "sigmoid", "standard", FIG2_TOP),
-        "fig02_mnist": lambda: mean_std_bars(collect_scalars(runs), "sigmoid", "standard"),
+        "fig02_mnist": lambda: mean_std_bars(collect_scalars(runs), "sigmoid", "standard",
+                                             cost_readings=NOTEBOOK_MNIST_COST,
+                                             cost_label=NOTEBOOK_LABEL),
         "fig03": lambda: saturation_panels(collect_scalars(runs), TANH_VS_SOFTSIGN,
                                            readings={("tanh", "standard"): FIG3_TANH}),
         "fig04": lambda: layer_histogram_panels(collect_histograms(runs), "act", TANH_VS_SOFTSIGN,

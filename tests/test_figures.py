@@ -86,6 +86,26 @@ def test_saturation_readings_mirror_about_zero():
     plt.close(fig)
 
 
+def test_fig2_cost_panel_draws_the_notebooks_readings_under_their_own_label():
+    """Fig. 2 on MNIST: below the activations, our training cost beside the public notebook's
+    validation cost (paper.md §8), labelled as the notebook's, never as the paper's."""
+    from glorot_repro.analysis.figures.training import mean_std_bars
+    from glorot_repro.analysis.paper import NOTEBOOK_LABEL, NOTEBOOK_MNIST_COST
+    steps = (0, 200_000, 400_000)
+    table = pd.DataFrame(scalar_rows("sigmoid", "standard", [
+        (tag, s, v) for s in steps for tag, v in (("act/layer1/mean", 0.5), ("act/layer1/std", 0.1),
+                                                  ("loss/train", 2.3 if s < 300_000 else 0.9))]))
+    fig = mean_std_bars(table, "sigmoid", "standard", cost_readings=NOTEBOOK_MNIST_COST,
+                        cost_label=NOTEBOOK_LABEL)
+    assert len(fig.axes) == 2
+    cost, *marks = fig.axes[1].get_lines()
+    assert list(cost.get_ydata()) == [2.3, 2.3, 0.9]
+    assert [(m.get_xdata()[0], m.get_ydata()[0]) for m in marks] == [(280, 2.30), (300, 2.21),
+                                                                     (320, 1.71), (400, 0.85)]
+    assert marks[0].get_label() == NOTEBOOK_LABEL
+    plt.close(fig)
+
+
 def test_per_layer_figures_draw_every_hidden_layer_of_a_deep_net():
     # Depth 20: one line per hidden layer, each its own colour; W^{21} (softmax) is not drawn.
     from glorot_repro.analysis.figures.training import mean_std_bars, weight_gradient_spread

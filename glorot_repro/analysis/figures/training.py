@@ -19,17 +19,19 @@ def select(scalars: pd.DataFrame, activation: str, init: str) -> pd.DataFrame:
 
 
 def draw_readings(ax, readings: list[Reading], x_per_update: float, colors: dict[str, str],
-                  mirror: bool = False) -> None:
+                  mirror: bool = False, label: str | None = None) -> None:
     """The paper's readings (paper.py) as hollow diamonds in the colour of our matching curve,
     labelled once "paper (read off Fig. N)". Only readings within our runs' x range are drawn
     (the paper's curves run to 2.5M updates); when none is, a note says where the first one is.
-    mirror: also draw -value (Figs. 3, 10's +-percentile markers)."""
+    mirror: also draw -value (Figs. 3, 10's +-percentile markers); label: where the readings
+    come from, if not the paper's figure."""
     if not readings:
         return
     figure = readings[0].figure
     right = ax.dataLim.x1
     inside = [r for r in readings if r.update * x_per_update <= right * 1.05]
-    label = f"paper (read off Fig. {figure})"
+    source = label or f"paper (Fig. {figure})"
+    label = label or f"paper (read off Fig. {figure})"
     for r in inside:
         for sign in ((1, -1) if mirror else (1,)):
             ax.plot(r.update * x_per_update, sign * r.value, "D", ms=7, mfc="none", mew=1.5,
@@ -37,22 +39,35 @@ def draw_readings(ax, readings: list[Reading], x_per_update: float, colors: dict
             label = None
     if not inside:
         first = min(r.update for r in readings)
-        ax.text(0.01, 0.01, f"paper (Fig. {figure}): first reading at {first:,} updates, "
+        ax.text(0.01, 0.01, f"{source}: first reading at {first:,} updates, "
                 f"beyond these runs", transform=ax.transAxes, fontsize=7, va="bottom")
 
 
 def mean_std_bars(scalars: pd.DataFrame, activation: str, init: str,
-                  readings: list[Reading] = ()) -> plt.Figure:
+                  readings: list[Reading] = (), cost_readings: list[Reading] | None = None,
+                  cost_label: str | None = None) -> plt.Figure:
     """Fig. 2: mean (line) and standard deviation (bars) of each hidden layer's activations
-    during training, on the probe set."""
+    during training, on the probe set. With `cost_readings`, a second panel below: the training
+    cost, where the escape from saturation shows as the fall from ln 10 = 2.30, beside those
+    readings (labelled `cost_label`)."""
     rows = select(scalars, activation, init)
     means, stds = layer_stat(rows, "act", "mean"), layer_stat(rows, "act", "std")
-    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    if cost_readings is None:
+        fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    else:
+        fig, (ax, cost_ax) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True)
+        cost = rows[rows.tag == tags.LOSS_TRAIN].groupby("step").value.mean()
+        cost_ax.plot(cost.index / 1000, cost.values, color="black", label="ours: training cost")
+        draw_readings(cost_ax, cost_readings, 1 / 1000, {}, label=cost_label)
+        cost_ax.set_xlabel("updates (thousands)")
+        cost_ax.set_ylabel("cost (NLL)")
+        cost_ax.legend(fontsize=8)
     for layer, mean in means.items():
         ax.errorbar(mean.index / 1000, mean.values, yerr=stds[layer].values, capsize=2,
                     color=layer_color(layer), label=f"Layer {layer}")
     draw_readings(ax, list(readings), 1 / 1000, layer_colors(means))
-    ax.set_xlabel("updates (thousands)")
+    if cost_readings is None:
+        ax.set_xlabel("updates (thousands)")
     ax.set_ylabel("activation value")
     ax.set_title(f"{curve_label(activation, init)}, {rows.depth.iloc[0]} hidden layers", fontsize=10)
     ax.legend(fontsize=8)
