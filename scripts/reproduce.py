@@ -175,10 +175,11 @@ AT_CHOSEN_LR = ("fig11",)
 
 def row_overrides(experiment: str, scale: str, overrides: list[str], out: Path) -> list[list[str]]:
     """The overrides of each command that trains the experiment: the experiment's own sweep, or
-    at the long scale one command per row at its pilot-chosen rate (exit 2 naming the row where
-    the pilot has not chosen one). A row or rate given on the command line takes precedence."""
+    at the long scale one command per row (each row of the sweep, or the one named by `row=`) at
+    its pilot-chosen rate (exit 2 naming the row where the pilot has not chosen one). A rate
+    given on the command line (train.lr=) takes precedence."""
     if (scale != "long" or experiment not in AT_CHOSEN_LR
-            or any(o.startswith(("row=", "train.lr=")) for o in overrides)):
+            or any(o.startswith("train.lr=") for o in overrides)):
         return [overrides]
     import pandas as pd
     from omegaconf import OmegaConf
@@ -190,8 +191,10 @@ def row_overrides(experiment: str, scale: str, overrides: list[str], out: Path) 
         fail(f"{experiment} at --scale long trains each row at the pilot's rate: expected {pilot} "
              f"(python scripts/reproduce.py pilot --scale long), or pass train.lr=<rate>")
     table = pd.read_csv(pilot)
-    rows = OmegaConf.load(Path(__file__).parent.parent / "conf" / "experiment"
-                          / f"{experiment}.yaml").hydra.sweeper.params.row.split(",")
+    named = [o.removeprefix("row=") for o in overrides if o.startswith("row=")]
+    overrides = [o for o in overrides if not o.startswith("row=")]
+    rows = named or OmegaConf.load(Path(__file__).parent.parent / "conf" / "experiment"
+                                   / f"{experiment}.yaml").hydra.sweeper.params.row.split(",")
     commands = []
     for row in rows:
         cfg = compose_config([f"experiment={experiment}", f"scale={scale}", f"row={row}", *overrides])

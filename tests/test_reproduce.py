@@ -191,6 +191,8 @@ def test_long_fig11_rows_train_at_the_pilots_choices(tmp_path, capsys):
     assert commands == [[f"row={row}", f"train.lr={ {'tanh': 0.01, 'softsign': 0.003, 'sigmoid': 0.1}[a]:g}",
                          "log.progress=false"] for row, (a, _) in rows.items()]
     assert reproduce_module().row_overrides("fig11", "long", ["train.lr=0.5"], tmp_path) == [["train.lr=0.5"]]
+    assert reproduce_module().row_overrides("fig11", "long", ["row=softsign_normalized"], tmp_path) == [
+        ["row=softsign_normalized", "train.lr=0.003"]]
     pd.DataFrame([r for r in records if r["activation"] != "softsign"]).to_csv(
         tmp_path / "tables" / "pilot_long.csv", index=False)
     with pytest.raises(SystemExit) as stopped:
