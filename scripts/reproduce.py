@@ -15,7 +15,7 @@ need the same runs share them (ARTEFACTS below): Figs. 7 and 8 draw on Fig. 6's 
 chosen learning rate, averaged over seeds). Finished runs are reused (--rerun trains them again).
 At --scale long the jobs are always started, so rerunning the command resumes the unfinished ones
 from their checkpoints (finished ones end at once); --draw draws the runs as they are. There,
-Fig. 11's rows each train at the rate the pilot chose (<out>/tables/pilot_long.csv).
+Fig. 11's and Table 1's rows each train at the rate the pilot chose (<out>/tables/pilot_long.csv).
 Figures go to <out>/figures/<artefact>.png and .pdf, tables to <out>/tables/<artefact>.md and .csv
 (at --scale long: <out>/figures/long/, <out>/tables/<artefact>_long). At --scale long each run
 set's tidy tables are saved as CSV in <out>/data/long/<experiment>/<runs dir's name>/, and the
@@ -169,20 +169,22 @@ def saved_or_runs(out: Path, scale: str, experiment: str, runs: Path) -> Path:
 # Artefacts that judge runs rather than draw them: they never start training.
 DRAW_ONLY = ("claims",)
 # Experiments whose rows train, at --scale long, at the rate the pilot chose for each on
-# validation (the paper's protocol; results/tables/pilot_long.csv), one command per row.
-AT_CHOSEN_LR = ("fig11",)
+# validation (the paper's protocol; results/tables/pilot_long.csv), one command per job.
+AT_CHOSEN_LR = ("fig11", "table1")
 
 
 def row_overrides(experiment: str, scale: str, overrides: list[str], out: Path) -> list[list[str]]:
     """The overrides of each command that trains the experiment: the experiment's own sweep, or
-    at the long scale one command per row (each row of the sweep, or the one named by `row=`) at
-    its pilot-chosen rate (exit 2 naming the row where the pilot has not chosen one). A rate
-    given on the command line (train.lr=) takes precedence."""
+    at the long scale one command per job of that sweep (a value given on the command line, e.g.
+    row=tanh_standard, replaces the sweep's), each at its row's pilot-chosen rate (exit 2 naming
+    the job whose row the pilot has not chosen a rate for). A rate given on the command line
+    (train.lr=) takes precedence."""
     if (scale != "long" or experiment not in AT_CHOSEN_LR
             or any(o.startswith("train.lr=") for o in overrides)):
         return [overrides]
+    import itertools
+
     import pandas as pd
-    from omegaconf import OmegaConf
 
     from glorot_repro.analysis.pilot import chosen_lr
     from glorot_repro.compose import compose_config
@@ -191,19 +193,21 @@ def row_overrides(experiment: str, scale: str, overrides: list[str], out: Path) 
         fail(f"{experiment} at --scale long trains each row at the pilot's rate: expected {pilot} "
              f"(python scripts/reproduce.py pilot --scale long), or pass train.lr=<rate>")
     table = pd.read_csv(pilot)
-    named = [o.removeprefix("row=") for o in overrides if o.startswith("row=")]
-    overrides = [o for o in overrides if not o.startswith("row=")]
-    rows = named or OmegaConf.load(Path(__file__).parent.parent / "conf" / "experiment"
-                                   / f"{experiment}.yaml").hydra.sweeper.params.row.split(",")
+    base = [f"experiment={experiment}", f"scale={scale}"]
+    sweep = {k: str(v) for k, v in compose_config(base, hydra=True).hydra.sweeper.params.items()}
+    given = dict(o.split("=", 1) for o in overrides if o.split("=", 1)[0] in sweep)
+    rest = [o for o in overrides if o.split("=", 1)[0] not in sweep]
+    sweep |= given
     commands = []
-    for row in rows:
-        cfg = compose_config([f"experiment={experiment}", f"scale={scale}", f"row={row}", *overrides])
+    for values in itertools.product(*(v.split(",") for v in sweep.values())):
+        job = [f"{k}={v}" for k, v in zip(sweep, values)]
+        cfg = compose_config([*base, *job, *rest])
         try:
             lr = chosen_lr(table, cfg.dataset.name, cfg.activation.name, cfg.init.name,
                            cfg.dataset.signed_pixels)
         except LookupError as e:
-            fail(f"row {row}: {e} in {pilot}; pilot it first (docs/long.md)")
-        commands.append([f"row={row}", f"train.lr={lr:g}", *overrides])
+            fail(f"{' '.join(job)}: {e} in {pilot}; pilot it first (docs/long.md)")
+        commands.append([*job, f"train.lr={lr:g}", *rest])
     return commands
 
 

@@ -173,10 +173,10 @@ def reproduce_module():
     return module
 
 
-def test_long_fig11_rows_train_at_the_pilots_choices(tmp_path, capsys):
-    """At --scale long each Fig. 11 row gets its own command at the rate pilot_long.csv chose for
-    its (dataset, activation, init, pixel range); a row the pilot lacks stops it with exit 2 and
-    one line naming the row and the rows piloted."""
+def test_long_rows_train_at_the_pilots_choices(tmp_path, capsys):
+    """At --scale long each job of Fig. 11's and Table 1's sweeps gets its own command at the
+    rate pilot_long.csv chose for its (dataset, activation, init, pixel range); a row the pilot
+    lacks stops it with exit 2 and one line naming the row and the rows piloted."""
     from glorot_repro.analysis.pilot import PILOT_KEYS
     rows = {"sigmoid_standard": ("sigmoid", "standard"), "sigmoid_normalized": ("sigmoid", "normalized"),
             "tanh_standard": ("tanh", "standard"), "tanh_normalized": ("tanh", "normalized"),
@@ -193,13 +193,19 @@ def test_long_fig11_rows_train_at_the_pilots_choices(tmp_path, capsys):
     assert reproduce_module().row_overrides("fig11", "long", ["train.lr=0.5"], tmp_path) == [["train.lr=0.5"]]
     assert reproduce_module().row_overrides("fig11", "long", ["row=softsign_normalized"], tmp_path) == [
         ["row=softsign_normalized", "train.lr=0.003"]]
+    # Table 1's MNIST column: one job per (dataset, activation, init) of its sweep at scale=long.
+    mnist = [{**r, "dataset": "mnist", "lr": r["lr"] * 2} for r in records]
+    pd.DataFrame(records + mnist).to_csv(tmp_path / "tables" / "pilot_long.csv", index=False)
+    commands = reproduce_module().row_overrides("table1", "long", ["activation=tanh"], tmp_path)
+    assert commands == [["dataset=mnist", "activation=tanh", f"init={i}", "train.lr=0.02"]
+                        for i in ("standard", "normalized")]
     pd.DataFrame([r for r in records if r["activation"] != "softsign"]).to_csv(
         tmp_path / "tables" / "pilot_long.csv", index=False)
     with pytest.raises(SystemExit) as stopped:
         reproduce_module().row_overrides("fig11", "long", [], tmp_path)
     err = capsys.readouterr().err
     assert stopped.value.code == 2 and err.count("\n") == 1
-    assert "row softsign_standard: no pilot choice for shapeset/softsign/standard/False" in err
+    assert "row=softsign_standard: no pilot choice for shapeset/softsign/standard/False" in err
     assert "shapeset/tanh/normalized/False" in err
 
 
@@ -209,7 +215,9 @@ SMOKE_SIZED = ["model.width=16", "train.updates=30", "train.eval_every=10", "tra
 LONG_SETS = {"fig11": (["row=tanh_standard"], ["seed3_lr0.03", "seed1003_lr0.03"]),
              "pilot": (["activation=tanh"], [f"{i}_seed0_lr{lr}" for i in ("standard", "normalized")
                                              for lr in ("0.003", "0.01", "0.03", "0.1")]),
-             "fig02_mnist": ([], [])}
+             "fig02_mnist": ([], []),
+             "table1": (["dataset=mnist", "activation=tanh", "init=standard"],
+                        ["seed0_lr0.03", "seed1_lr0.03"])}
 
 
 @pytest.mark.parametrize("experiment", sorted(LONG_SETS))
@@ -218,8 +226,9 @@ def test_long_scale_configs_train_at_smoke_size(run_smoke, tmp_path, experiment)
     stacks (seeds from the row, the pilot's init x lr grid) train and write their run dirs."""
     sweep_job, replicas = LONG_SETS[experiment]
     assert (REPO / "conf" / "budget" / f"{experiment}_long.yaml").exists()
-    extra = [f"dataset.root={fake_mnist(tmp_path / 'data').parent.parent}",
-             "log.every=10", "log.histograms=20"] if experiment == "fig02_mnist" else []
+    mnist = [f"dataset.root={fake_mnist(tmp_path / 'data').parent.parent}"]
+    extra = {"fig02_mnist": [*mnist, "log.every=10", "log.histograms=20"],
+             "table1": mnist}.get(experiment, [])
     cfg = compose_config([f"experiment={experiment}", "scale=long", *sweep_job, *SMOKE_SIZED,
                           *extra])
     from glorot_repro.train import train
