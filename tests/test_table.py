@@ -10,7 +10,7 @@ from scipy import stats
 from glorot_repro.analysis.table import PAPER_TABLE1, choose_lr, table1, to_markdown, welch_p
 
 
-def runs_table(cells):
+def runs_table(cells, updates=20_000):
     """collect_summaries-like rows from {(dataset, act, init[, pretrain], lr): [(valid, test) per
     seed]}."""
     rows = []
@@ -20,7 +20,7 @@ def runs_table(cells):
             status = "diverged" if math.isnan(valid) else "completed"
             rows.append(dict(run=f"{key}/seed{seed}", dataset=dataset, activation=activation,
                              init=init, pretrain=pretrain[0] if pretrain else "none", lr=lr,
-                             seed=seed, status=status,
+                             seed=seed, status=status, updates=updates,
                              final_valid_error=valid, final_test_error=test,
                              best_valid_error=valid - 1, test_error_at_best_valid=test - 1))
     return pd.DataFrame(rows)
@@ -35,6 +35,23 @@ def test_lr_is_chosen_on_mean_validation_error_and_diverged_rates_are_out():
         ("mnist", "tanh", "normalized", 0.03): [(2.4, 5.0), (2.6, 6.0)]})
     chosen = choose_lr(runs)
     assert set(chosen.lr) == {0.03} and len(chosen) == 2
+
+
+def test_shapeset_rows_stand_beside_the_papers_curve_at_our_update():
+    """Runs of 200k updates meet Fig. 11's readings at 200k (Tanh 60, Tanh N 42; Softsign N has no
+    curve there); at 150k nothing was read off, so nothing is shown."""
+    cells = {("shapeset", "tanh", "standard", 0.03): [(70.0, 71.0)],
+             ("shapeset", "tanh", "normalized", 0.01): [(50.0, 51.0)],
+             ("shapeset", "softsign", "normalized", 0.01): [(50.0, 51.0)],
+             ("mnist", "tanh", "normalized", 0.01): [(2.0, 2.1)]}
+    table = table1(runs_table(cells, updates=200_000)).set_index(["dataset", "activation", "init"])
+    assert table.paper_curve[("shapeset", "tanh", "standard")] == 60
+    assert table.paper_curve[("shapeset", "tanh", "normalized")] == 42
+    assert math.isnan(table.paper_curve[("shapeset", "softsign", "normalized")])
+    assert math.isnan(table.paper_curve[("mnist", "tanh", "normalized")])
+    assert "| Tanh N |" in (md := to_markdown(table.reset_index()))
+    assert "Shapeset: paper's curve at our update" in md and "42.0 at 200,000 updates" in md
+    assert table1(runs_table(cells, updates=150_000)).paper_curve.isna().all()
 
 
 def test_cells_bold_and_paper_numbers():
