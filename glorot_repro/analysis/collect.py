@@ -94,7 +94,6 @@ def read_series(root: Path, kind: str) -> pd.DataFrame:
 def save_series(roots: Roots, out: Path) -> list[Path]:
     """Write the collected tables of `roots` as CSV into the series dir `out` (those that exist:
     runs without probes have no histograms, unfinished runs no summaries)."""
-    out.mkdir(parents=True, exist_ok=True)
     written = []
     for kind, collect in (("scalars", collect_scalars), ("histograms", collect_histograms),
                           ("summaries", collect_summaries)):
@@ -107,6 +106,7 @@ def save_series(roots: Roots, out: Path) -> list[Path]:
         for column in LIST_COLUMNS:
             if column in df:
                 df[column] = df[column].map(lambda v: json.dumps([float(x) for x in v]))
+        out.mkdir(parents=True, exist_ok=True)
         df.to_csv(out / f"{kind}.csv", index=False)
         written.append(out / f"{kind}.csv")
     return written
