@@ -6,6 +6,9 @@ ACTIVATION_NAMES = {"sigmoid": "Sigmoid", "tanh": "Tanh", "softsign": "Softsign"
 INIT_SUFFIXES = {"standard": "", "normalized": " N", "he": " He", "lecun": " LeCun",
                  "orthogonal": " Orth"}
 PRETRAIN_SUFFIXES = {"none": "", "dae": " + DAE"}
+# Table 1's column names (ImageNet: the paper's Small-ImageNet).
+DATASET_NAMES = {"shapeset": "Shapeset", "mnist": "MNIST", "cifar10": "CIFAR-10",
+                 "small_imagenet": "ImageNet"}
 # A row of Table 1 and a curve of Figs. 11-12: what a run's name in the paper depends on.
 ROW_KEYS = ["activation", "init", "pretrain"]
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from glorot_repro.analysis.labels import ROW_KEYS, curve_label
+from glorot_repro.analysis.labels import DATASET_NAMES, ROW_KEYS, curve_label
 from glorot_repro.analysis.paper import FIG11, Reading
 from glorot_repro.analysis.paper import TABLE1 as PAPER_TABLE1
 
@@ -28,8 +28,6 @@ P_VALUE = 0.005
 
 # The paper's row order; rows it lacks (Sigmoid N, ReLU He, ...) follow in the order they are found.
 PAPER_ROWS = [(activation, init, "none") for activation, init in PAPER_TABLE1]
-DATASET_NAMES = {"shapeset": "Shapeset", "mnist": "MNIST", "cifar10": "CIFAR-10",
-                 "small_imagenet": "ImageNet"}
 CRITERIA = {"final": ("final_valid_error", "final_test_error"),
             "best": ("best_valid_error", "test_error_at_best_valid")}
 

@@ -8,7 +8,7 @@ from matplotlib.ticker import FuncFormatter
 from glorot_repro import tags
 from glorot_repro.analysis.collect import layer_stat
 from glorot_repro.analysis.figures.style import INIT_LINESTYLES, layer_color, plt
-from glorot_repro.analysis.labels import ROW_KEYS, curve_label
+from glorot_repro.analysis.labels import DATASET_NAMES, ROW_KEYS, curve_label
 from glorot_repro.analysis.paper import Reading
 
 def select(scalars: pd.DataFrame, activation: str, init: str) -> pd.DataFrame:
@@ -69,7 +69,8 @@ def mean_std_bars(scalars: pd.DataFrame, activation: str, init: str,
     if cost_readings is None:
         ax.set_xlabel("updates (thousands)")
     ax.set_ylabel("activation value")
-    ax.set_title(f"{curve_label(activation, init)}, {rows.depth.iloc[0]} hidden layers", fontsize=10)
+    ax.set_title(f"{curve_label(activation, init)}, {rows.depth.iloc[0]} hidden layers, "
+                 f"{DATASET_NAMES[rows.dataset.iloc[0]]}", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
