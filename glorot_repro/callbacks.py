@@ -31,7 +31,9 @@ class CheckAtStart(Callback):
             validate(config)  # imports torch only once the numbers have passed
             from glorot_repro.device import resolve_device  # torch, too
 
-            resolve_device(config.device)
+            from glorot_repro.graphs import check_mode
+
+            check_mode(config, resolve_device(config.device))
             make_output_dir(config.hydra.run.dir, "hydra.run.dir")
             acquire(config.hydra.run.dir)  # held until the process exits; train() nests it
         except USER_ERRORS as err:

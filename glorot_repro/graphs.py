@@ -179,20 +179,26 @@ def _replayer(graph, out: Outputs) -> Callable[[], Outputs]:
     return replay
 
 
-def maybe_graphed(sgd, cfg, device: torch.device):
-    """The trainer's SGD update, as CUDA graph replays where train.cuda_graphs asks for them:
-    `auto` on a CUDA device with train.step=lean, `on` there or an error, `off` never."""
-    mode = cfg.train.cuda_graphs
-    if mode == "off" or (mode == "auto" and not can_capture(device)):
-        return sgd
-    if not isinstance(sgd, LeanSGD):
-        if mode == "on":
-            raise ConfigError("train.cuda_graphs=on captures the lean step; use train.step=lean, "
-                              "or train.cuda_graphs=auto|off with train.step=autograd")
-        return sgd
+def check_mode(cfg, device: torch.device) -> None:
+    """ConfigError where train.cuda_graphs=on cannot be honoured: before any run dir is made
+    (callbacks.CheckAtStart) and again where the step is built."""
+    if cfg.train.cuda_graphs != "on":
+        return
+    if cfg.train.step != "lean":
+        raise ConfigError("train.cuda_graphs=on captures the lean step; use train.step=lean, "
+                          "or train.cuda_graphs=auto|off with train.step=autograd")
     if not can_capture(device):
         raise ConfigError(f"train.cuda_graphs=on needs a CUDA device, and this run is on "
                           f"{device}; use train.cuda_graphs=auto or off")
+
+
+def maybe_graphed(sgd, cfg, device: torch.device):
+    """The trainer's SGD update, as CUDA graph replays where train.cuda_graphs asks for them:
+    `auto` on a CUDA device with train.step=lean, `on` there or an error, `off` never."""
+    check_mode(cfg, device)
+    mode = cfg.train.cuda_graphs
+    if mode == "off" or not isinstance(sgd, LeanSGD) or not can_capture(device):
+        return sgd
     log.info("CUDA graphs: on (train.cuda_graphs=%s); each update of the %d model(s) is one "
              "graph replay (one graph per phase of train.defer=%d), captured after %d or more "
              "eager updates", mode, sgd.weights[0].shape[0], sgd.defer, WARMUP)

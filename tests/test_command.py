@@ -33,6 +33,10 @@ BAD_INPUTS = {
     "lr 0": (["train.lr=0"], ["train.lr must be > 0, got 0"]),
     "lr inf": (["train.lr=inf"], ["train.lr must be a finite number, got inf"]),
     "width 1": (["model.depth=100", "model.width=1"], ["model.width must be at least 2, got 1"]),
+    "graphs on a CPU": (["device=cpu", "train.cuda_graphs=on"],
+                        ["train.cuda_graphs=on needs a CUDA device", "auto or off"]),
+    "graphs, autograd": (["train.step=autograd", "train.cuda_graphs=on"],
+                         ["train.cuda_graphs=on captures the lean step"]),
     "root a file": (["dataset=mnist", "dataset.root={file}"],
                     ["dataset.root={file} is a file", "MNIST/raw/"]),
 }

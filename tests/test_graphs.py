@@ -131,7 +131,7 @@ def test_maybe_graphed_switch():
     autograd = AutogradSGD(stack(k=1)[0], 0.1, "nll")
     assert maybe_graphed(autograd, cfg_with("train.cuda_graphs=auto"), cpu) is autograd
     with pytest.raises(ConfigError, match="use train.step=lean"):
-        maybe_graphed(autograd, cfg_with("train.cuda_graphs=on"), cpu)
+        maybe_graphed(autograd, cfg_with("train.cuda_graphs=on", "train.step=autograd"), cpu)
 
 
 def test_cuda_graphs_key_is_validated():
