@@ -62,13 +62,14 @@ def test_sigmoid_top_layer():
     """Fig. 2's net on MNIST (4 hidden layers); Fig. 11's depth-5 sigmoid on Shapeset, which never
     escapes, sits in the same tables and must not count."""
     steps = (0, 20_000, 200_000, 400_000)
-    def verdict(top):
-        fig2 = table("sigmoid", "standard", {"act/layer4/mean": top}, steps).assign(
-            depth=4, dataset="mnist")
+    def verdict(top, below=(0.5, 0.8, 0.8, 0.4)):
+        fig2 = table("sigmoid", "standard", {"act/layer4/mean": top, "act/layer3/mean": below},
+                     steps).assign(depth=4, dataset="mnist")
         fig11 = table("sigmoid", "standard", {"act/layer5/mean": [0.5, 0.0, 0.0, 0.0]}, steps).assign(
             depth=5, run="fig11_sigmoid")
         return claims.sigmoid_top_layer_saturates_and_escapes(pd.concat([fig11, fig2])).verdict
-    assert verdict([0.5, 0.03, 0.03, 0.3]) == claims.REPRODUCED
+    assert verdict([0.5, 0.03, 0.03, 0.07]) == claims.REPRODUCED  # the paper's own escape
+    assert verdict([0.5, 0.03, 0.03, 0.07], below=(0.5, 0.8, 0.8, 0.7)) == claims.PARTLY
     assert verdict([0.5, 0.03, 0.03, 0.05]) == claims.PARTLY
     assert verdict([0.5, 0.4, 0.45, 0.5]) == claims.NOT
 

@@ -169,20 +169,30 @@ def weight_gradients_drift_apart(scalars: pd.DataFrame) -> Verdict:
 
 def sigmoid_top_layer_saturates_and_escapes(scalars: pd.DataFrame) -> Verdict:
     """Fig. 2 (4 hidden layers), on MNIST, where the escape comes within a CPU's reach: the top
-    hidden layer drops to 0 quickly, then slowly escapes."""
+    hidden layer drops to 0 quickly, then slowly escapes while the layer below falls. The rule
+    follows the paper's own escape (paper.md §8): top 0.03 -> 0.07 (2.3x) while layer 3 falls
+    from about 0.8 to 0.4. (Until the first long run, the rule asked for a top layer >= 0.2,
+    which the paper's Fig. 2 itself never reaches; results/REPORT.md says so.)"""
     match = rows(scalars, activation="sigmoid", init="standard", depth=4, dataset="mnist")
     top = series(match, tags.layer("act", 4, "mean"))
+    below = series(match, tags.layer("act", 3, "mean"))
     low_step = int(top.idxmin())
     low = top.min()
     later = top[top.index > low_step]
     high = later.max() if len(later) else low
+    below_then = below[below.index <= low_step].iloc[-1]
+    below_after = below[below.index >= low_step].min()
+    fall = 1 - below_after / below_then
     saturates = top[top.index <= 40_000].min() <= 0.1
-    escapes = saturates and high >= max(0.2, 3 * low)
+    escapes = saturates and high >= 2 * low and fall >= 0.25
     return Verdict("Fig. 2", "MNIST: sigmoid's top hidden layer saturates at 0, then escapes",
                    f"top layer mean: lowest {low:.3f} at {low_step:,} updates, highest after it "
-                   f"{high:.3f} (to {int(top.index.max()):,})",
-                   "about 0.03 within 40k updates; escape near 2M (Shapeset), ~300k (MNIST)",
-                   "reproduced: <= 0.1 within 40k, later >= 0.2 and 3x the low; partly: saturates",
+                   f"{high:.3f} (to {int(top.index.max()):,}); layer 3 from {below_then:.2f} "
+                   f"down to {below_after:.2f} ({fall:.0%})",
+                   "top about 0.03 within 40k updates, then up to 0.07 while layer 3 falls "
+                   "0.8 -> 0.4 (Shapeset, near 2M updates); MNIST's escape ~300k (notebook)",
+                   "reproduced: <= 0.1 within 40k, then >= 2x the low while layer 3 falls by "
+                   ">= 25%; partly: saturates",
                    REPRODUCED if escapes else PARTLY if saturates else NOT)
 
 
