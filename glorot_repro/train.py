@@ -90,8 +90,8 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
     # .hydra/ goes where Hydra would have written it.
     if HydraConfig.initialized():
         save_config(cfg, run_dir, hydra_files=True)
-    if len(runs) > 1:
-        for r in going_on:
+    for r in going_on:
+        if r.run_dir != run_dir:  # a replica, even a stack of one (train.replicas.n_seeds=1)
             save_config(r.cfg, r.run_dir)
     resumed_at = u if any(r.resumed for r in runs) else None
     base_seconds = going_on[0].progress.seconds if going_on else 0.0

@@ -239,6 +239,15 @@ def test_each_replica_equals_the_run_it_would_be_alone(run_smoke, tmp_path):
     assert (replica_dir / "checkpoint.pt").exists()
 
 
+def test_a_stack_of_one_names_its_replica(run_smoke, tmp_path):
+    """train.replicas.n_seeds=1 (one net of a row, as the long runs train it) writes its replica
+    dir with the config it ran with, so the collector can name it (init, lr, seed)."""
+    from glorot_repro.analysis.collect import collect_summaries
+    _, group_dir = run_smoke("train.replicas.n_seeds=1", "seed=7", run_dir=tmp_path / "group")
+    assert "seed: 7" in (group_dir / "seed7_lr0.03" / ".hydra" / "config.yaml").read_text()
+    assert collect_summaries(group_dir)[["seed", "lr"]].values.tolist() == [[7, 0.03]]
+
+
 def test_replicas_across_inits_equal_the_runs_alone(run_smoke, tmp_path):
     """Standard and normalized nets in one stack: each replica is the lone run with its init."""
     group, group_dir = run_smoke("train.replicas.inits=[standard,normalized]", "seed=1",
