@@ -8,8 +8,13 @@ from matplotlib.ticker import FuncFormatter
 from glorot_repro import tags
 from glorot_repro.analysis.collect import layer_stat
 from glorot_repro.analysis.figures.style import INIT_LINESTYLES, layer_color, plt
-from glorot_repro.analysis.labels import DATASET_NAMES, ROW_KEYS, curve_label
+from glorot_repro.analysis.labels import (ACTIVATION_NAMES, DATASET_NAMES, INIT_SUFFIXES,
+                                          ROW_KEYS, curve_label)
 from glorot_repro.analysis.paper import Reading
+
+# Every row's curve label, whether or not a figure's runs have it.
+ROW_LABELS = {curve_label(a, i) for a in ACTIVATION_NAMES for i in INIT_SUFFIXES}
+
 
 def select(scalars: pd.DataFrame, activation: str, init: str) -> pd.DataFrame:
     rows = scalars[(scalars.activation == activation) & (scalars.init == init)]
@@ -160,8 +165,12 @@ def error_curves(scalars: pd.DataFrame, titles: dict[str, str],
             (line,) = ax.plot(by_step.index * batch / 1e6, by_step.values,
                               INIT_LINESTYLES.get(init, "-."), label=f"{label} ({final:.2f}%)")
             colors[label] = line.get_color()
-        # The paper's x axis is examples seen: 10 per update (its minibatch).
-        draw_readings(ax, (readings or {}).get(dataset, []), 10 / 1e6, colors)
+        # The paper's x axis is examples seen: 10 per update (its minibatch). A reading of a
+        # row these runs lack (Sigmoid, before its run) is left out; one of a group of rows
+        # ("Tanh/Softsign (all)") is drawn in black.
+        rows_read = [r for r in (readings or {}).get(dataset, [])
+                     if r.series in colors or r.series not in ROW_LABELS]
+        draw_readings(ax, rows_read, 10 / 1e6, colors)
         ax.set_xlabel("examples seen (millions)")
         # Log scale where errors span more than a factor of 3: a net stuck at chance (~90% on
         # MNIST) and nets at a few percent then share a panel without flattening the differences
