@@ -150,8 +150,8 @@ def write(result, out: Path, artefact: str, scale: str) -> list[Path]:
 
 def records_markdown(table) -> str:
     """A Markdown table of a DataFrame's rows as they are (floats to 4 significant digits)."""
-    def cell(v) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
+    def cell(v) -> str:  # a | inside a cell (|z|) would split it
+        return f"{v:.4g}" if isinstance(v, float) else str(v).replace("|", "\\|")
     lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines) + "\n"

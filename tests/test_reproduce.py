@@ -209,6 +209,12 @@ def test_long_rows_train_at_the_pilots_choices(tmp_path, capsys):
     assert "shapeset/tanh/normalized/False" in err
 
 
+def test_records_markdown_escapes_pipes_in_cells():
+    """A claim's text such as "98th pct of |z|" stays one cell of its row."""
+    md = reproduce_module().records_markdown(pd.DataFrame({"measured": ["98th pct of |z|"], "n": [1.5]}))
+    assert md.splitlines()[2] == "| 98th pct of \\|z\\| | 1.5 |"
+
+
 SMOKE_SIZED = ["model.width=16", "train.updates=30", "train.eval_every=10", "train.checkpoint_every=10",
                "log.progress=false", "dataset.n_valid=100", "dataset.n_test=100", "log.probe_size=100"]
 # Every long-scale budget, with the first job of its sweep and what that job trains.
