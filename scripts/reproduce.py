@@ -192,9 +192,10 @@ def row_overrides(experiment: str, scale: str, overrides: list[str], out: Path) 
 
     from glorot_repro.analysis.pilot import chosen_lr
     from glorot_repro.compose import compose_config
+    from glorot_repro.errors import exit_with
     pilot = out / "tables" / "pilot_long.csv"
     if not pilot.exists():
-        fail(f"{experiment} at --scale long trains each row at the pilot's rate: expected {pilot} "
+        exit_with(f"{experiment} at --scale long trains each row at the pilot's rate: expected {pilot} "
              f"(python scripts/reproduce.py pilot --scale long), or pass train.lr=<rate>")
     table = pd.read_csv(pilot)
     base = [f"experiment={experiment}", f"scale={scale}"]
@@ -210,14 +211,9 @@ def row_overrides(experiment: str, scale: str, overrides: list[str], out: Path) 
             lr = chosen_lr(table, cfg.dataset.name, cfg.activation.name, cfg.init.name,
                            cfg.dataset.signed_pixels)
         except LookupError as e:
-            fail(f"{' '.join(job)}: {e} in {pilot}; pilot it first (docs/long.md)")
+            exit_with(f"{' '.join(job)}: {e} in {pilot}; pilot it first (docs/long.md)")
         commands.append([*job, f"train.lr={lr:g}", *rest])
     return commands
-
-
-def fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 def ensure_runs(experiment: str, scale: str, runs: Path, rerun: bool, draw_only: bool,

@@ -44,7 +44,8 @@ def chosen_lr(table: pd.DataFrame, dataset: str, activation: str, init: str,
     chosen = table[table.chosen.astype(bool)]
     match = chosen[(chosen[PILOT_KEYS] == pd.Series(key)).all(axis=1)]
     if match.empty:
-        piloted = ", ".join(sorted({"/".join(map(str, r)) for r in chosen[PILOT_KEYS].itertuples(index=False)}))
+        piloted = ", ".join(sorted({"/".join(map(str, r))
+                                    for r in chosen[PILOT_KEYS].itertuples(index=False)}))
         raise LookupError(f"no pilot choice for {'/'.join(map(str, key.values()))} "
                           f"(piloted: {piloted or 'none'})")
     return float(match.lr.iloc[0])
