@@ -226,7 +226,7 @@ def ensure_runs(experiment: str, scale: str, runs: Path, rerun: bool, draw_only:
         print(f"drawing from the saved series in {runs}")
         return
     if draw_only or (scale != "long" and not rerun and any(runs.rglob("summary.json"))):
-        print(f"reusing the runs in {runs}")
+        print(f"drawing the runs in {runs} as they are" if draw_only else f"reusing the runs in {runs}")
         return
     for job_overrides in row_overrides(experiment, scale, overrides, out):
         cmd = [sys.executable, "-m", "glorot_repro.train", f"experiment={experiment}",
@@ -272,7 +272,12 @@ def main() -> None:
                 print(path)
             where = saved
         drawn_from.append(where)
-    for path in write(draw(args.artefact, drawn_from), args.out, args.artefact, args.scale):
+    from glorot_repro.errors import exit_with
+    try:
+        drawing = draw(args.artefact, drawn_from)
+    except FileNotFoundError as e:  # --draw, or --runs naming a dir that holds no runs
+        exit_with(f"{e}: train them first (without --draw), or name their dir with --runs")
+    for path in write(drawing, args.out, args.artefact, args.scale):
         print(path)
 
 

@@ -91,6 +91,16 @@ def test_collect_without_runs_says_so(tmp_path):
         collect_scalars(tmp_path)
 
 
+@pytest.mark.parametrize("scale", ["cpu", "long"])
+def test_draw_without_runs_stops_with_one_line(tmp_path, scale):
+    res = subprocess.run([sys.executable, str(REPO / "scripts" / "reproduce.py"), "fig11", "--scale",
+                          scale, "--draw", "--runs", "nowhere", "--out", "out"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr[-3000:]
+    assert res.stderr.startswith("error: no TensorBoard event files") and "--runs" in res.stderr
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("launcher,target", [
     ("joblib", "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"),
     ("submitit_slurm", "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher")])
@@ -154,7 +164,7 @@ def test_saved_run_sets_add_up(run_smoke, tmp_path):
     save_series(tmp_path / "tanh_set", saved / "tanh_set")
     out = reproduce("fig11", "--scale", "long", "--draw", "--runs", str(tmp_path / "softsign_set"),
                     "--out", "results", cwd=tmp_path)
-    assert "reusing the runs" in out
+    assert "drawing the runs in" in out
     assert (saved / "softsign_set" / "scalars.csv").exists()
     assert set(collect_scalars(saved).activation) == {"tanh", "softsign"}
     assert set(collect_scalars(saved).run) == {"tanh_set/run", "softsign_set/run"}
