@@ -141,6 +141,32 @@ def table1_loop(device, defer: int, width: int, depth: int, graphs: bool = False
     return run
 
 
+def update_flops(width: int, depth: int, inputs: int = INPUTS, classes: int = CLASSES,
+                 batch: int = BATCH) -> int:
+    """Floating-point operations of one model's SGD update, a multiply-add counting 2: with P
+    weights in all, the forward products b + z W^T (2 B P), BP2's delta W into every layer but
+    the first, whose inputs need no gradient (2 B (P - P_1)), and the weight gradients delta^T z
+    (2 B P). The elementwise work (activations, biases, the SGD write) is left out."""
+    first = inputs * width
+    weights = first + (depth - 1) * width * width + width * classes
+    return 2 * batch * (3 * weights - first)
+
+
+def large_product_gflops(device: torch.device, n: int = 1000, repeats: int = 5) -> float:
+    """GFLOP/s of an n x n by n x n product on the device at torch's threads: about as fast as its
+    BLAS does arithmetic, so a bound on any step built of products (the step's 10-row ones run
+    far slower: the weights stream in for 10 rows each)."""
+    a, b = torch.rand(n, n, device=device), torch.rand(n, n, device=device)
+    times = []
+    for _ in range(repeats + 1):  # the first one warms up
+        sync(device)
+        start = time.perf_counter()
+        a @ b
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return 2 * n ** 3 / statistics.median(times[1:]) / 1e9
+
+
 def nets_for_check(device: torch.device) -> list[DeepMLP]:
     return [DeepMLP(INPUTS, CLASSES, 1, 8, "tanh", "normalized").to(device)]
 
@@ -316,6 +342,16 @@ def main() -> None:
         probed, lean = "probed" + graphed, "lean" + graphed
         if {probed, lean} <= medians.keys():
             print(f"  probing costs {100 * (1 - medians[probed] / medians[lean]):.1f}% of {lean}")
+    # The arithmetic ceiling (issue 13): what the whole update would run at if every product went
+    # at the large-product rate, and how much of that each mode uses.
+    flops = update_flops(width, depth)
+    gflops = large_product_gflops(device, 1000 if device.type == "cpu" else 8192)
+    ceiling = gflops * 1e9 / flops
+    used = ", ".join(f"{labels.get(name, name)} {100 * medians[name] / ceiling:.0f}%"
+                     for name in medians)
+    print(f"  ceiling: {flops / 1e6:.0f} MFLOP per model-update; a large product runs at "
+          f"{gflops:.1f} GFLOP/s here, so at most {ceiling:.0f} model-updates/s. Used: {used}; "
+          f"3x plain would need {300 * medians['plain'] / ceiling:.0f}%")
     if args.shapeset_images:
         rate = shapeset_images_per_second(device, args.shapeset_images)
         print(f"  Shapeset-3x2: {rate:,.0f} images/s on {name_of_device}: at most "

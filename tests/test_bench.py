@@ -36,3 +36,29 @@ def test_graphed_mixed_and_table1_modes_run_with_and_without_graphs(tmp_path):
 def test_graphs_default_off_on_a_cpu(tmp_path):
     stdout, rates = bench("--modes", "plain,replicas", "--replicas", "2", tmp_path=tmp_path)
     assert set(rates) == {"plain", "replicas"} and "CUDA graphs off" in stdout
+
+
+def test_update_flops_match_torchs_count_of_a_plain_update():
+    """The ceiling's FLOP count against torch's own FlopCounterMode over the plain loop's forward
+    and backward (its inputs need no gradient, as in training)."""
+    import importlib.util
+
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    spec = importlib.util.spec_from_file_location("bench", REPO / "scripts" / "bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for width, depth in ((16, 2), (40, 5)):
+        layers = []
+        for fan_in in [module.INPUTS] + [width] * (depth - 1):
+            layers += [torch.nn.Linear(fan_in, width), torch.nn.Tanh()]
+        net = torch.nn.Sequential(*layers, torch.nn.Linear(width, module.CLASSES))
+        x = torch.rand(module.BATCH, module.INPUTS)
+        with FlopCounterMode(display=False) as counter:
+            net(x).sum().backward()
+        assert module.update_flops(width, depth) == counter.get_total_flops()
+
+
+def test_bench_states_the_arithmetic_ceiling(tmp_path):
+    stdout, _ = bench("--modes", "plain,lean", tmp_path=tmp_path)
+    assert "ceiling:" in stdout and "3x plain would need" in stdout
