@@ -73,11 +73,16 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def plain_loop(batches, device, width: int, depth: int, watched: bool = False):
+def plain_net(width: int, depth: int) -> torch.nn.Sequential:
+    """The net a typical reproduction writes: Linear and Tanh layers in an nn.Sequential."""
     layers = []
     for fan_in in [INPUTS] + [width] * (depth - 1):
         layers += [torch.nn.Linear(fan_in, width), torch.nn.Tanh()]
-    net = torch.nn.Sequential(*layers, torch.nn.Linear(width, CLASSES)).to(device)
+    return torch.nn.Sequential(*layers, torch.nn.Linear(width, CLASSES))
+
+
+def plain_loop(batches, device, width: int, depth: int, watched: bool = False):
+    net = plain_net(width, depth).to(device)
     if watched:  # its next logging step lies beyond any window
         watch(net, SummaryWriter(tempfile.mkdtemp(prefix="bench_watch_")), every=10 ** 9)
     opt = torch.optim.SGD(net.parameters(), lr=LR)

@@ -28,9 +28,13 @@ def test_experiment_config_composes_at_every_scale(name):
         validate(cfg)
 
 
+def run_reproduce(*args, cwd):
+    return subprocess.run([sys.executable, str(REPO / "scripts" / "reproduce.py"), *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
 def reproduce(*args, cwd):
-    res = subprocess.run([sys.executable, str(REPO / "scripts" / "reproduce.py"), *args],
-                         cwd=cwd, capture_output=True, text=True, timeout=600)
+    res = run_reproduce(*args, cwd=cwd)
     assert res.returncode == 0, res.stderr[-3000:]
     return res.stdout
 
@@ -93,9 +97,8 @@ def test_collect_without_runs_says_so(tmp_path):
 
 @pytest.mark.parametrize("scale", ["cpu", "long"])
 def test_draw_without_runs_stops_with_one_line(tmp_path, scale):
-    res = subprocess.run([sys.executable, str(REPO / "scripts" / "reproduce.py"), "fig11", "--scale",
-                          scale, "--draw", "--runs", "nowhere", "--out", "out"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    res = run_reproduce("fig11", "--scale", scale, "--draw", "--runs", "nowhere", "--out", "out",
+                        cwd=tmp_path)
     assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr[-3000:]
     assert res.stderr.startswith("error: no TensorBoard event files") and "--runs" in res.stderr
     assert not (tmp_path / "out").exists()
