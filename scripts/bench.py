@@ -9,6 +9,7 @@
     python scripts/bench.py --device cuda --cuda-graphs both --replicas 64 --modes plain,replicas
     python scripts/bench.py --modes plain,mixed,table1   # an init-mixed stack; Table 1's stack
     python scripts/bench.py --modes plain,lean,lean-torch   # the compiled kernel, torch's products
+    python scripts/bench.py --modes plain,lean,lean-avx2    # the AVX-512 build against the AVX2 one
     python scripts/bench.py --threads-vs-processes --updates 300   # 1 process x 2 threads, 2 x 1
 
 The work is the paper's: a 5x1000 tanh net on 1024 inputs (Shapeset's size), minibatch 10, SGD,
@@ -27,6 +28,9 @@ on pre-drawn minibatches shared by all modes:
   lean-torch, replicas-torch
             lean and replicas on torch's products alone (LeanSGD(kernel=False)), the path taken
             on a GPU or where the compiled kernel (glorot_repro/kernels) does not load
+  lean-avx2, replicas-avx2
+            lean and replicas on the kernel's AVX2 build (LeanSGD(kernel="avx2")): beside lean
+            and replicas, what the AVX-512 build gains on a CPU that has it
 With --cuda-graphs on (the default on CUDA: `auto`), our modes replay each update as a CUDA graph
 (glorot_repro/graphs.py) and are named <mode>+graphs; `both` runs each with and without graphs.
 On a CPU, `on` runs the graphs' static-buffer step uncaptured (what the CPU tests check).
@@ -52,6 +56,7 @@ import time
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
+from glorot_repro import kernels
 from glorot_repro.compose import compose_config
 from glorot_repro.data.shapeset import Shapeset3x2
 from glorot_repro.data.streams import ShapesetStream
@@ -97,16 +102,16 @@ def plain_loop(batches, device, width: int, depth: int, watched: bool = False):
     return run
 
 
-def our_step(nets, lrs, device, defer: int, graphs: bool, kernel: bool = True):
+def our_step(nets, lrs, device, defer: int, graphs: bool, kernel: bool | str = True):
     sgd = LeanSGD(nets, lrs, "nll", defer=defer, kernel=kernel)
     return GraphedSGD(sgd, capture=device.type == "cuda") if graphs else sgd
 
 
 def lean_loop(batches, device, models: int, defer: int, width: int, depth: int,
-              graphs: bool = False, probe_cfg=None, inits=None, kernel: bool = True):
+              graphs: bool = False, probe_cfg=None, inits=None, kernel: bool | str = True):
     """Our step on `models` models (inits: one per model, normalized by default); with probe_cfg,
     model 0 is probed as the trainer does (after writing the pending updates into its weights).
-    kernel=False: on torch's products alone."""
+    kernel=False: on torch's products alone; an instruction set's name: that build of the kernel."""
     inits = inits or ["normalized"] * models
     nets = [DeepMLP(INPUTS, CLASSES, depth, width, "tanh", init).to(device) for init in inits]
     sgd = our_step(nets, [LR] * models, device, defer, graphs, kernel)
@@ -285,10 +290,14 @@ def main() -> None:
         "table1": lambda g: table1_loop(device, defer, width, depth, g),
         "lean-torch": lambda g: lean_loop(batches, device, 1, defer, width, depth, kernel=False),
         "replicas-torch": lambda g: lean_loop(batches, device, k, defer, width, depth,
-                                              kernel=False)}
-    n_models = {"replicas": k, "replicas-torch": k, "mixed": k,
+                                              kernel=False),
+        "lean-avx2": lambda g: lean_loop(batches, device, 1, defer, width, depth, kernel="avx2"),
+        "replicas-avx2": lambda g: lean_loop(batches, device, k, defer, width, depth,
+                                             kernel="avx2")}
+    n_models = {"replicas": k, "replicas-torch": k, "replicas-avx2": k, "mixed": k,
                 "table1": len(TABLE1_SEEDS) * len(TABLE1_LRS)}
     labels = {"replicas": f"replicas (K={k})", "replicas-torch": f"replicas-torch (K={k})",
+              "replicas-avx2": f"replicas-avx2 (K={k})",
               "mixed": f"mixed (K={k}: {k // 2} std + {k - k // 2} norm)",
               "table1": f"table1 (K={n_models['table1']}, Shapeset)"}
     wanted = {"plain", *args.modes.split(",")}
@@ -323,7 +332,7 @@ def main() -> None:
     print(f"device {name_of_device}, {depth}x{width} tanh, {INPUTS} inputs, minibatch {BATCH}, "
           f"{args.updates} updates x {args.repeats} repeats, torch threads {torch.get_num_threads()}, "
           f"train.defer {defer}, CUDA graphs {graph_mode}, compiled kernel "
-          f"{'loaded' if LeanSGD(nets_for_check(device), [LR], 'nll').kernel else 'unavailable'}"
+          f"{f'loaded ({kernels.default_isa()})' if LeanSGD(nets_for_check(device), [LR], 'nll').kernel else 'unavailable'}"
           f"{' (on a CPU: the static-buffer step, uncaptured)' if uncaptured else ''}")
     print(f"probes: every {cfg.log.every} updates on {cfg.log.probe_size} examples, histograms "
           f"and Jacobians every {cfg.log.histograms}")
@@ -340,6 +349,9 @@ def main() -> None:
         if {ours, f"{ours}-torch"} <= medians.keys():
             print(f"  the compiled kernel makes {ours} "
                   f"x{medians[ours] / medians[f'{ours}-torch']:.2f} as fast as on torch's products")
+        if {ours, f"{ours}-avx2"} <= medians.keys() and kernels.default_isa() != "avx2":
+            print(f"  the kernel's {kernels.default_isa()} build makes {ours} "
+                  f"x{medians[ours] / medians[f'{ours}-avx2']:.2f} as fast as its avx2 build")
     if "watched" in medians:
         print(f"  watch between its logging steps costs "
               f"{100 * (1 - medians['watched'] / medians['plain']):.1f}% of plain")

@@ -33,6 +33,18 @@ def test_graphed_mixed_and_table1_modes_run_with_and_without_graphs(tmp_path):
         assert label in stdout
 
 
+def test_the_kernels_builds_and_torchs_products_run_side_by_side(tmp_path):
+    from glorot_repro import kernels
+
+    stdout, rates = bench("--modes", "plain,lean,lean-torch,lean-avx2,replicas,replicas-avx2",
+                          "--replicas", "2", tmp_path=tmp_path)
+    assert set(rates) == {"plain", "lean", "lean-torch", "lean-avx2", "replicas", "replicas-avx2"}
+    assert "the compiled kernel makes lean" in stdout
+    if kernels.load("avx512") is not None:
+        assert "compiled kernel loaded (avx512)" in stdout
+        assert "the kernel's avx512 build makes replicas" in stdout
+
+
 def test_graphs_default_off_on_a_cpu(tmp_path):
     stdout, rates = bench("--modes", "plain,replicas", "--replicas", "2", tmp_path=tmp_path)
     assert set(rates) == {"plain", "replicas"} and "CUDA graphs off" in stdout

@@ -12,12 +12,17 @@ from glorot_repro.lean import LeanSGD
 from glorot_repro.model import DeepMLP
 
 
+@pytest.fixture(scope="module", params=list(kernels.ISA_FLAGS))
+def isa(request):
+    """Each build this CPU runs: the AVX2 one and, where the CPU has AVX-512, the wider one."""
+    if kernels.load(request.param) is None:
+        pytest.skip(f"the compiled kernel ({request.param}) does not load on this machine")
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def kernel():
-    module = kernels.load()
-    if module is None:
-        pytest.skip("the compiled kernel does not load on this machine")
-    return module
+def kernel(isa):
+    return kernels.load(isa)
 
 
 # (K, M, N, J): the step's shapes (minibatch rows against a 1000-wide layer, the rank-r writes of a
@@ -98,8 +103,8 @@ def test_products_refuse_what_they_cannot_read(kernel):
         kernel.nt(torch.zeros(1, 2, 3), a, torch.ones(1, 4, 3).transpose(1, 2), False, False)
 
 
-def stacked_run(models, lrs, updates=30, seed=0):
-    sgd = LeanSGD(models, lrs, "nll", defer=3)
+def stacked_run(models, lrs, isa, updates=30, seed=0):
+    sgd = LeanSGD(models, lrs, "nll", defer=3, kernel=isa)
     gen = torch.Generator().manual_seed(seed)
     for _ in range(updates):
         x = torch.rand(len(models), 4, 20, generator=gen)
@@ -109,7 +114,7 @@ def stacked_run(models, lrs, updates=30, seed=0):
     return sgd
 
 
-def test_kernel_step_repeats_itself_and_a_stack_equals_models_alone_bit_for_bit(kernel):
+def test_kernel_step_repeats_itself_and_a_stack_equals_models_alone_bit_for_bit(isa):
     """A fixed order of summation per element, and each stacked model summed as if alone: the
     ground for a killed and resumed stack ending bit-identical."""
     def nets():
@@ -122,12 +127,12 @@ def test_kernel_step_repeats_itself_and_a_stack_equals_models_alone_bit_for_bit(
     lrs = [0.1, 0.03, 0.3]
     first, second = nets(), nets()
     alone = [copy.deepcopy(m) for m in first]
-    assert stacked_run(first, lrs).kernel is not None
-    stacked_run(second, lrs)
+    assert stacked_run(first, lrs, isa).kernel is kernels.load(isa)
+    stacked_run(second, lrs, isa)
     gen = torch.Generator().manual_seed(0)
     batches = [(torch.rand(3, 4, 20, generator=gen), torch.randint(0, 5, (3, 4), generator=gen))
                for _ in range(30)]
-    singles = [LeanSGD([m], [lr], "nll", defer=3) for m, lr in zip(alone, lrs)]
+    singles = [LeanSGD([m], [lr], "nll", defer=3, kernel=isa) for m, lr in zip(alone, lrs)]
     for x, y in batches:
         for i, single in enumerate(singles):
             single.step(x[i:i + 1], y[i:i + 1])
@@ -142,8 +147,7 @@ def test_kernel_step_repeats_itself_and_a_stack_equals_models_alone_bit_for_bit(
 @pytest.fixture
 def fresh_loader(monkeypatch):
     """kernels.load() as in a new process: nothing tried yet."""
-    monkeypatch.setattr(kernels, "_loaded", False)
-    monkeypatch.setattr(kernels, "_module", None)
+    monkeypatch.setattr(kernels, "_tried", {})
 
 
 def kernel_records(caplog):
@@ -167,7 +171,7 @@ def test_disabled_kernel_falls_back_to_torch_with_one_log_line(fresh_loader, mon
 def test_a_failed_build_falls_back_to_torch_with_one_warning(fresh_loader, monkeypatch, caplog):
     monkeypatch.delenv(kernels.DISABLE_VAR, raising=False)
 
-    def no_compiler():
+    def no_compiler(isa):
         raise RuntimeError("Error building extension 'glorot_lean_kernels'\nc++: not found")
 
     monkeypatch.setattr(kernels, "_build", no_compiler)
@@ -184,3 +188,26 @@ def test_the_kernel_is_not_used_off_its_dtypes(kernel):
     model = DeepMLP(20, 5, depth=2, width=16, activation="tanh", init="normalized")
     model = model.to(torch.bfloat16)
     assert LeanSGD([model], [0.1], "nll").kernel is None
+
+
+@pytest.mark.parametrize("capability, widest", [("AVX512", "avx512"), ("AVX2", "avx2"),
+                                                ("DEFAULT", "avx2")])
+def test_the_default_build_is_the_widest_the_cpu_runs(monkeypatch, capability, widest):
+    monkeypatch.delenv(kernels.ISA_VAR, raising=False)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    assert kernels.default_isa() == widest
+    monkeypatch.setenv(kernels.ISA_VAR, "avx2")
+    assert kernels.default_isa() == "avx2"
+
+
+def test_a_build_the_cpu_cannot_run_is_refused_with_one_warning(fresh_loader, monkeypatch, caplog):
+    monkeypatch.delenv(kernels.DISABLE_VAR, raising=False)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    caplog.set_level(logging.INFO, logger="glorot_repro.kernels")
+    assert kernels.load("avx512") is None
+    monkeypatch.setenv(kernels.ISA_VAR, "sse2")
+    assert kernels.load() is None
+    records = kernel_records(caplog)
+    assert [r.levelno for r in records] == [logging.WARNING, logging.WARNING]
+    assert "avx512 needs AVX512" in records[0].getMessage()
+    assert "GLOROT_KERNEL_ISA=sse2 is not one of avx2, avx512" in records[1].getMessage()

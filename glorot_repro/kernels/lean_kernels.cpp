@@ -1,5 +1,6 @@
-// The lean step's thin matrix products on a CPU with AVX2 and FMA (glorot_repro/kernels/__init__.py
-// builds and loads this file; glorot_repro/lean.py calls it).
+// The lean step's thin matrix products on a CPU with AVX2 and FMA, or AVX-512 where built with
+// -mavx512f (glorot_repro/kernels/__init__.py builds and loads this file; glorot_repro/lean.py
+// calls it).
 //
 // At minibatch 10 each product reads a 1000x1000 weight matrix to multiply it with 10 rows, and a
 // BLAS tuned for large products runs it at a fraction of the speed of merely streaming the weights
@@ -7,7 +8,7 @@
 // rows it meets stay in the L1/L2 caches and the partial sums in registers.
 //
 // Two products, on stacks of K matrices (one call per layer for the whole stack), in float32 and
-// float64 (4 or 8 lanes of a 256-bit register):
+// float64 (8 or 4 lanes of a 256-bit register, 16 or 8 of a 512-bit one):
 //   nt:  c[k] (+)= +-a[k] b[k]^T    a (M x J), b (N x J): dot products along rows (the forward)
 //   nn:  c[k] (+)= +-a[k] b[k]      a (M x J), b (J x N): rows of b scaled and added (BP2, the
 //                                   rank-r writes of the weights)
@@ -20,6 +21,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 namespace {
 
@@ -28,21 +30,63 @@ constexpr int64_t kLine = 64;  // bytes in a cache line
 template <typename T>
 struct Vec;
 
+#ifdef __AVX512F__
+// 512-bit registers (built with -mavx512f where the CPU has AVX-512): twice the lanes, 32
+// registers, and masks that are plain bit fields.
+template <>
+struct Vec<float> {
+  using Reg = __m512;
+  using Mask = __mmask16;
+  static constexpr int lanes = 16;
+  // The tiles' sizes (nt: rows of b and of a; nn: rows of c) for 32 registers: 20 accumulators.
+  static constexpr int nt_b_rows = 4, nt_a_rows = 5, nn_c_rows = 10;
+  static Reg zero() { return _mm512_setzero_ps(); }
+  static Reg set1(float x) { return _mm512_set1_ps(x); }
+  static Reg load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
+  // Lanes [0, n) on, the rest off: masked loads read nothing past the end of a row.
+  static Mask mask(int64_t n) { return n >= lanes ? Mask(0xFFFF) : Mask((1u << n) - 1); }
+  static Reg load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store(float* p, Reg v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static float sum(Reg v) { return _mm512_reduce_add_ps(v); }
+};
+
+template <>
+struct Vec<double> {
+  using Reg = __m512d;
+  using Mask = __mmask8;
+  static constexpr int lanes = 8;
+  static constexpr int nt_b_rows = 4, nt_a_rows = 5, nn_c_rows = 10;
+  static Reg zero() { return _mm512_setzero_pd(); }
+  static Reg set1(double x) { return _mm512_set1_pd(x); }
+  static Reg load(const double* p) { return _mm512_loadu_pd(p); }
+  static void store(double* p, Reg v) { _mm512_storeu_pd(p, v); }
+  static Mask mask(int64_t n) { return n >= lanes ? Mask(0xFF) : Mask((1u << n) - 1); }
+  static Reg load(const double* p, Mask m) { return _mm512_maskz_loadu_pd(m, p); }
+  static void store(double* p, Reg v, Mask m) { _mm512_mask_storeu_pd(p, m, v); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_pd(a, b, c); }
+  static double sum(Reg v) { return _mm512_reduce_add_pd(v); }
+};
+#else
 template <>
 struct Vec<float> {
   using Reg = __m256;
+  using Mask = __m256i;
   static constexpr int lanes = 8;
+  // The tiles' sizes (nt: rows of b and of a; nn: rows of c) for 16 registers: 10 accumulators.
+  static constexpr int nt_b_rows = 2, nt_a_rows = 5, nn_c_rows = 5;
   static Reg zero() { return _mm256_setzero_ps(); }
   static Reg set1(float x) { return _mm256_set1_ps(x); }
   static Reg load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, Reg v) { _mm256_storeu_ps(p, v); }
   // Lanes [0, n) on, the rest off: masked loads read nothing past the end of a row.
-  static __m256i mask(int64_t n) {
+  static Mask mask(int64_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
-  static Reg load(const float* p, __m256i m) { return _mm256_maskload_ps(p, m); }
-  static void store(float* p, Reg v, __m256i m) { _mm256_maskstore_ps(p, m, v); }
+  static Reg load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static void store(float* p, Reg v, Mask m) { _mm256_maskstore_ps(p, m, v); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
   static float sum(Reg v) {
     __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -55,22 +99,26 @@ struct Vec<float> {
 template <>
 struct Vec<double> {
   using Reg = __m256d;
+  using Mask = __m256i;
   static constexpr int lanes = 4;
+  static constexpr int nt_b_rows = 2, nt_a_rows = 5, nn_c_rows = 5;
   static Reg zero() { return _mm256_setzero_pd(); }
   static Reg set1(double x) { return _mm256_set1_pd(x); }
   static Reg load(const double* p) { return _mm256_loadu_pd(p); }
   static void store(double* p, Reg v) { _mm256_storeu_pd(p, v); }
-  static __m256i mask(int64_t n) {
+  static Mask mask(int64_t n) {
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
   }
-  static Reg load(const double* p, __m256i m) { return _mm256_maskload_pd(p, m); }
-  static void store(double* p, Reg v, __m256i m) { _mm256_maskstore_pd(p, m, v); }
+  static Reg load(const double* p, Mask m) { return _mm256_maskload_pd(p, m); }
+  static void store(double* p, Reg v, Mask m) { _mm256_maskstore_pd(p, m, v); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_pd(a, b, c); }
   static double sum(Reg v) {
     __m128d x = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(_mm_add_sd(x, _mm_unpackhi_pd(x, x)));
   }
 };
+
+#endif
 
 inline void prefetch_l1(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 inline void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); }
@@ -79,6 +127,16 @@ inline void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p
 // (UNROLL) and does not inline the tiles into their callers: otherwise it spilled accumulators
 // or row pointers to the stack inside the innermost loops, at half the speed or less.
 #define UNROLL _Pragma("GCC unroll 16")
+
+// Calls f(std::integral_constant<int, n>) for 1 <= n <= Max: the tiles are templates on their
+// sizes, and the edges of a matrix need the smaller ones.
+template <int Max, typename F>
+void with_size(int n, const F& f) {
+  if constexpr (Max > 1) {
+    if (n < Max) return with_size<Max - 1>(n, f);
+  }
+  f(std::integral_constant<int, Max>{});
+}
 
 // ---- nt: c[m][n] (+)= +-sum_j a[m][j] b[n][j] -------------------------------------------------
 
@@ -105,7 +163,7 @@ __attribute__((noinline)) void nt_tile(const T* a, int64_t lda, const T* b, int6
     }
   }
   if (j < J) {
-    const __m256i m = V::mask(J - j);
+    const typename V::Mask m = V::mask(J - j);
     typename V::Reg w[R];
     UNROLL for (int r = 0; r < R; ++r) w[r] = V::load(b + r * ldb + j, m);
     UNROLL for (int i = 0; i < C; ++i) {
@@ -121,19 +179,7 @@ __attribute__((noinline)) void nt_tile(const T* a, int64_t lda, const T* b, int6
     }
 }
 
-template <typename T, int R>
-void nt_rows(int C, const T* a, int64_t lda, const T* b, int64_t ldb, int64_t J, T* c,
-             int64_t ldcm, int64_t ldcn, bool accumulate, bool subtract, const T* ahead) {
-  switch (C) {
-    case 5: return nt_tile<T, R, 5>(a, lda, b, ldb, J, c, ldcm, ldcn, accumulate, subtract, ahead);
-    case 4: return nt_tile<T, R, 4>(a, lda, b, ldb, J, c, ldcm, ldcn, accumulate, subtract, ahead);
-    case 3: return nt_tile<T, R, 3>(a, lda, b, ldb, J, c, ldcm, ldcn, accumulate, subtract, ahead);
-    case 2: return nt_tile<T, R, 2>(a, lda, b, ldb, J, c, ldcm, ldcn, accumulate, subtract, ahead);
-    default: return nt_tile<T, R, 1>(a, lda, b, ldb, J, c, ldcm, ldcn, accumulate, subtract, ahead);
-  }
-}
-
-// Rows of b in blocks small enough to stay in L2 while every group of 5 rows of a meets them: a
+// Rows of b in blocks small enough to stay in L2 while every group of rows of a meets them: a
 // block is read from memory once (by the first group), and the next block is fetched meanwhile.
 // Rows [n_begin, n_end) of b and columns of c: a share of the work that no other share touches.
 constexpr int64_t kNtBlock = 32;
@@ -143,20 +189,23 @@ void nt_matrix(const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t l
                int64_t M, int64_t N, int64_t J, bool accumulate, bool subtract, int64_t n_begin,
                int64_t n_end) {
   constexpr int64_t block = kNtBlock, ahead_rows = 8;
+  constexpr int Rmax = Vec<T>::nt_b_rows, Cmax = Vec<T>::nt_a_rows;
   for (int64_t n0 = n_begin; n0 < n_end; n0 += block) {
     const int64_t n1 = std::min(n_end, n0 + block);
-    for (int64_t m = 0; m < M; m += 5) {
-      const int C = static_cast<int>(std::min<int64_t>(5, M - m));
-      for (int64_t n = n0; n < n1; n += 2) {
-        const int R = static_cast<int>(std::min<int64_t>(2, n1 - n));
+    for (int64_t m = 0; m < M; m += Cmax) {
+      const int C = static_cast<int>(std::min<int64_t>(Cmax, M - m));
+      for (int64_t n = n0; n < n1; n += Rmax) {
+        const int R = static_cast<int>(std::min<int64_t>(Rmax, n1 - n));
         const T* ahead = (m == 0 && n + ahead_rows + R <= N) ? b + (n + ahead_rows) * ldb : nullptr;
         const T* ai = a + m * lda;
         const T* bn = b + n * ldb;
         T* cmn = c + m * ldcm + n * ldcn;
-        if (R == 2)
-          nt_rows<T, 2>(C, ai, lda, bn, ldb, J, cmn, ldcm, ldcn, accumulate, subtract, ahead);
-        else
-          nt_rows<T, 1>(C, ai, lda, bn, ldb, J, cmn, ldcm, ldcn, accumulate, subtract, ahead);
+        with_size<Rmax>(R, [&](auto r) {
+          with_size<Cmax>(C, [&](auto cols) {
+            nt_tile<T, decltype(r)::value, decltype(cols)::value>(
+                ai, lda, bn, ldb, J, cmn, ldcm, ldcn, accumulate, subtract, ahead);
+          });
+        });
       }
     }
   }
@@ -170,11 +219,13 @@ void nt_matrix(const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t l
 template <typename T, int C, int V, bool Masked>
 __attribute__((noinline)) void nn_tile(const T* a, int64_t lam, int64_t laj, const T* b,
                                        int64_t ldb, int64_t j0, int64_t j1, T* c, int64_t ldc,
-                                       bool load_c, bool subtract, __m256i mask, const T* next,
+                                       bool load_c, bool subtract, typename Vec<T>::Mask mask, const T* next,
                                        int64_t skip, int64_t rows) {
   using Vt = Vec<T>;
   constexpr int L = Vt::lanes;
-  constexpr int last = V * L - 1;  // a chunk's last element: prefetching it covers each line once
+  // A chunk's last element and those a line before it: prefetching them covers each line once
+  // (the chunks are contiguous, so a line the chunk shares with the one before is already fetched).
+  constexpr int last = V * L - 1, per_line = kLine / sizeof(T), lines = (V * L + per_line - 1) / per_line;
   typename Vt::Reg acc[C][V];
   UNROLL for (int i = 0; i < C; ++i) UNROLL for (int v = 0; v < V; ++v) {
     if (!load_c)
@@ -189,8 +240,10 @@ __attribute__((noinline)) void nn_tile(const T* a, int64_t lam, int64_t laj, con
     typename Vt::Reg w[V];
     UNROLL for (int v = 0; v < V; ++v) w[v] =
         (Masked && v == V - 1) ? Vt::load(row + v * L, mask) : Vt::load(row + v * L);
-    if (next) prefetch_l1(next + j * ldb + last);
-    if (j + skip < rows) prefetch_l2(row + skip * ldb + last);
+    UNROLL for (int q = 0; q < lines; ++q) {
+      if (next) prefetch_l1(next + j * ldb + last - q * per_line);
+      if (j + skip < rows) prefetch_l2(row + skip * ldb + last - q * per_line);
+    }
     UNROLL for (int i = 0; i < C; ++i) {
       const T x = a[i * lam + j * laj];
       const typename Vt::Reg y = Vt::set1(subtract ? -x : x);
@@ -207,27 +260,20 @@ __attribute__((noinline)) void nn_tile(const T* a, int64_t lam, int64_t laj, con
 
 template <typename T, int V, bool Masked>
 void nn_rows(int C, const T* a, int64_t lam, int64_t laj, const T* b, int64_t ldb, int64_t j0,
-             int64_t j1, T* c, int64_t ldc, bool load_c, bool subtract, __m256i mask,
+             int64_t j1, T* c, int64_t ldc, bool load_c, bool subtract, typename Vec<T>::Mask mask,
              const T* next, int64_t skip, int64_t rows) {
-#define GLOROT_NN_TILE(CC)                                                                      \
-  return nn_tile<T, CC, V, Masked>(a, lam, laj, b, ldb, j0, j1, c, ldc, load_c, subtract, mask, \
-                                   next, skip, rows)
-  switch (C) {
-    case 5: GLOROT_NN_TILE(5);
-    case 4: GLOROT_NN_TILE(4);
-    case 3: GLOROT_NN_TILE(3);
-    case 2: GLOROT_NN_TILE(2);
-    default: GLOROT_NN_TILE(1);
-  }
-#undef GLOROT_NN_TILE
+  with_size<Vec<T>::nn_c_rows>(C, [&](auto rows_c) {
+    nn_tile<T, decltype(rows_c)::value, V, Masked>(a, lam, laj, b, ldb, j0, j1, c, ldc, load_c,
+                                                   subtract, mask, next, skip, rows);
+  });
 }
 
 // A few rows of c (a minibatch, as in BP2): rows of b in blocks of 16, each read from memory once
-// while the next block is fetched into L2; along each block, chunk by chunk, every group of 5
+// while the next block is fetched into L2; along each block, chunk by chunk, every group of
 // rows of c meets the chunk while it is in L1. Many rows of c (a weight matrix written by a
 // rank-r product): all of b at once, so that each element of c is read and written once.
 // A share of the work: columns [begin, end) of c with few rows (begin a multiple of 2 vectors),
-// rows [begin, end) with many (begin a multiple of 5).
+// rows [begin, end) with many (begin a multiple of nn_c_rows).
 constexpr int64_t kFewRows = 16;
 
 template <typename T>
@@ -236,12 +282,13 @@ void nn_matrix(const T* a, int64_t lam, int64_t laj, const T* b, int64_t ldb, T*
                int64_t end) {
   using Vt = Vec<T>;
   constexpr int64_t L = Vt::lanes;
+  constexpr int Cmax = Vt::nn_c_rows;
   const bool few = M <= kFewRows;
   const int64_t block = few ? 16 : J;
-  const __m256i tail = Vt::mask(N % L);
+  const typename Vt::Mask tail = Vt::mask(N % L);
   // One chunk of columns [n, n + width) for rows [m, m + C) of c and rows [j0, j1) of b.
   auto chunk = [&](int64_t n, int64_t width, int64_t m, int64_t j0, int64_t j1, bool first) {
-    const int C = static_cast<int>(std::min<int64_t>(5, M - m));
+    const int C = static_cast<int>(std::min<int64_t>(Cmax, M - m));
     const T* am = a + m * lam;
     T* cm = c + m * ldc + n;
     const bool load_c = accumulate || j0 > 0;
@@ -262,10 +309,10 @@ void nn_matrix(const T* a, int64_t lam, int64_t laj, const T* b, int64_t ldb, T*
     for (int64_t j0 = 0; j0 < J; j0 += block) {
       const int64_t j1 = std::min(J, j0 + block);
       for (int64_t n = begin; n < end; n += width_at(n))
-        for (int64_t m = 0; m < M; m += 5) chunk(n, width_at(n), m, j0, j1, m == 0);
+        for (int64_t m = 0; m < M; m += Cmax) chunk(n, width_at(n), m, j0, j1, m == 0);
     }
   } else {
-    for (int64_t m = begin; m < end; m += 5)
+    for (int64_t m = begin; m < end; m += Cmax)
       for (int64_t n = 0; n < N; n += width_at(n)) chunk(n, width_at(n), m, 0, J, false);
   }
 }
@@ -345,7 +392,8 @@ void nn(torch::Tensor c, torch::Tensor a, torch::Tensor b, bool accumulate, bool
     AT_DISPATCH_FLOATING_TYPES(c.scalar_type(), "nn", [&] {
       // Shares: strips of 5 rows of c, or with few rows, one span of columns per thread.
       constexpr int64_t pair = 2 * Vec<scalar_t>::lanes;
-      int64_t span = 5, shares = (M + 4) / 5, size = M;
+      constexpr int64_t strip = Vec<scalar_t>::nn_c_rows;
+      int64_t span = strip, shares = (M + strip - 1) / strip, size = M;
       if (M <= kFewRows) {
         const int64_t chunks = (N + pair - 1) / pair;
         const int64_t threads = at::get_num_threads();
