@@ -2,6 +2,7 @@
 so a rule that always (or never) says "reproduced" fails."""
 import numpy as np
 import pandas as pd
+import pytest
 
 from glorot_repro.analysis import claims
 
@@ -91,10 +92,22 @@ def test_softsign_knees():
 def test_mnist_column_and_verdict_table():
     summaries = pd.DataFrame([{"dataset": "mnist", "pretrain": "none", "activation": a, "init": i,
                                "final_test_error": e} for a, i, e in (
-        ("tanh", "standard", 1.8), ("tanh", "normalized", 1.7), ("sigmoid", "standard", 2.3))])
+        ("tanh", "standard", 1.8), ("tanh", "normalized", 1.7), ("softsign", "standard", 1.7),
+        ("softsign", "normalized", 1.6), ("sigmoid", "standard", 2.3))])
     assert claims.mnist_column(summaries).verdict == claims.REPRODUCED
-    summaries.loc[2, "final_test_error"] = 1.5
+    summaries.loc[4, "final_test_error"] = 1.5
     assert claims.mnist_column(summaries).verdict == claims.NOT
     verdicts = claims.verdict_table({"summaries": summaries})
     assert len(verdicts) == len(claims.CLAIMS)
     assert (verdicts.verdict == claims.NOT_RUN).sum() == len(claims.CLAIMS) - 1
+
+
+def test_a_partial_mnist_column_is_not_judged():
+    """Rows still to run are named; the verdict table says "not run", never "not"."""
+    summaries = pd.DataFrame([{"dataset": "mnist", "pretrain": "none", "activation": "tanh",
+                               "init": i, "final_test_error": 1.7}
+                              for i in ("standard", "normalized")])
+    with pytest.raises(claims.Missing, match="softsign standard, softsign normalized, sigmoid standard"):
+        claims.mnist_column(summaries)
+    verdicts = claims.verdict_table({"summaries": summaries}).set_index("claim")
+    assert verdicts.verdict["mnist_column"] == claims.NOT_RUN
