@@ -105,15 +105,11 @@ class LeanSGD:
     @torch.no_grad()
     def sync(self) -> None:
         """Write the pending steps into the weights (one rank-jB product per deferred layer)."""
-        for l, w in enumerate(self.weights):
+        for l in range(len(self.weights)):
             factors = self._factors(l)
             if factors is None:
                 continue
-            d, z = factors
-            if self.write_kernel is None:
-                w.baddbmm_(d.transpose(1, 2), z, alpha=-1)
-            else:
-                self.write_kernel.nn(w, d.transpose(1, 2), z, True, True)
+            self._write(l, *factors, kernel=self.write_kernel)
         self.rows = 0
 
     @torch.no_grad()
@@ -189,9 +185,11 @@ class LeanSGD:
             self.kernel.nt(t, a, first, False, False)
             self.kernel.nn(out, t, second, True, True)
 
-    def _write(self, l: int, delta: torch.Tensor, z: torch.Tensor) -> None:
-        """W -= delta^T z: one step written at once."""
-        if self.kernel is None:
+    def _write(self, l: int, delta: torch.Tensor, z: torch.Tensor, kernel="step") -> None:
+        """W -= delta^T z: one step, or sync()'s pending ones, on `kernel` (the step's by default;
+        None: torch's)."""
+        kernel = self.kernel if kernel == "step" else kernel
+        if kernel is None:
             self.weights[l].baddbmm_(delta.transpose(1, 2), z, alpha=-1)
         else:
-            self.kernel.nn(self.weights[l], delta.transpose(1, 2), z, True, True)
+            kernel.nn(self.weights[l], delta.transpose(1, 2), z, True, True)
