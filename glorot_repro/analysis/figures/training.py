@@ -58,9 +58,9 @@ def mean_std_bars(scalars: pd.DataFrame, activation: str, init: str,
     rows = select(scalars, activation, init)
     means, stds = layer_stat(rows, "act", "mean"), layer_stat(rows, "act", "std")
     if cost_readings is None:
-        fig, ax = plt.subplots(figsize=(6.5, 3.5))
+        fig, ax = plt.subplots(figsize=(7.5, 3.5))
     else:
-        fig, (ax, cost_ax) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True)
+        fig, (ax, cost_ax) = plt.subplots(2, 1, figsize=(7.5, 6), sharex=True)
         cost = rows[rows.tag == tags.LOSS_TRAIN].groupby("step").value.mean()
         cost_ax.plot(cost.index / 1000, cost.values, color="black", label="ours: training cost")
         draw_readings(cost_ax, cost_readings, 1 / 1000, {}, label=cost_label)
@@ -76,7 +76,8 @@ def mean_std_bars(scalars: pd.DataFrame, activation: str, init: str,
     ax.set_ylabel("activation value")
     ax.set_title(f"{curve_label(activation, init)}, {rows.depth.iloc[0]} hidden layers, "
                  f"{DATASET_NAMES[rows.dataset.iloc[0]]}", fontsize=10)
-    ax.legend(fontsize=8)
+    # Outside the axes: inside, it covers the paper's early readings near the layer-4 curve.
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 
