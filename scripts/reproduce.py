@@ -46,6 +46,9 @@ ARTEFACTS = {
     "claims": ("fig11", "fig02_mnist", "table1"),
     # The learning rates of the long runs, chosen on validation (glorot_repro/analysis/pilot.py).
     "pilot": ("pilot",),
+    # Shapeset's pixel range and each row's rate at 200k updates (analysis/claims.py's rules), from
+    # experiment=rates' runs beside the Fig. 11 set's (its [0,1] runs at the pilot's rates).
+    "pixel_range": ("rates", "fig11"), "rates": ("rates", "fig11"),
 }
 
 # At --scale long, Table 1's Shapeset column comes from the Fig. 11 set's runs (their budget),
@@ -58,7 +61,17 @@ CURVE_TITLES = {"shapeset": "Shapeset-3x2, 5 hidden layers", "mnist": "MNIST, 5 
                 "cifar10": "CIFAR-10, 5 hidden layers"}
 
 
-def draw(artefact: str, runs: list[Path]):
+def pilot_rates(out: Path) -> dict[tuple[str, str], float]:
+    """The pilot's rate for each Shapeset row of experiment=rates on [0,1] pixels."""
+    import pandas as pd
+
+    from glorot_repro.analysis.pilot import chosen_lr
+    pilot = pd.read_csv(out / "tables" / "pilot_long.csv")
+    return {(a, i): chosen_lr(pilot, "shapeset", a, i, False)
+            for a in ("tanh", "softsign") for i in ("standard", "normalized")}
+
+
+def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
     """The artefact's figure or table, from its runs. Plotting, pandas and tbparse are imported
     here, once the runs are there: --help and the training need none of them."""
     from glorot_repro.analysis.collect import collect_histograms, collect_scalars, collect_summaries
@@ -67,7 +80,7 @@ def draw(artefact: str, runs: list[Path]):
     from glorot_repro.analysis.figures.surfaces import cost_surfaces
     from glorot_repro.analysis.figures.training import (error_curves, mean_std_bars,
                                                         saturation_panels, weight_gradient_spread)
-    from glorot_repro.analysis.claims import verdict_table
+    from glorot_repro.analysis.claims import pixel_range_choice, rate_choice, verdict_table
     from glorot_repro.analysis.paper import (FIG2_TOP, FIG3_TANH, FIG10_TANH_N, FIG11, FIG12_MNIST,
                                              NOTEBOOK_LABEL, NOTEBOOK_MNIST_COST)
     from glorot_repro.analysis.pilot import pilot_table
@@ -87,6 +100,14 @@ def draw(artefact: str, runs: list[Path]):
         """The scalars of Table 1's runs at each row's chosen learning rate (every seed)."""
         scalars = collect_scalars(runs)
         return scalars[scalars.run.isin(choose_lr(collect_summaries(runs)).run)]
+
+    def chosen_range(scalars) -> bool:
+        choice = pixel_range_choice(scalars, pilot_rates(out))
+        return bool(choice[choice.chosen].signed_pixels.iloc[0])
+
+    def range_and_rates():
+        scalars = collect_scalars(runs)
+        return rate_choice(scalars, chosen_range(scalars))
 
     drawers = {
         "fig01": lambda: sample_grid(n=32, seed=0),
@@ -114,6 +135,8 @@ def draw(artefact: str, runs: list[Path]):
             d: CURVE_TITLES[d] for d in ("mnist", "cifar10")}, {"mnist": FIG12_MNIST}),
         "table1": lambda: table1(collect_summaries(runs)),
         "pilot": lambda: pilot_table(collect_scalars(runs)),
+        "pixel_range": lambda: pixel_range_choice(collect_scalars(runs), pilot_rates(out)),
+        "rates": range_and_rates,
         "claims": lambda: verdict_table(present({
             "scalars": lambda: collect_scalars([r for r in runs[:2] if r.exists()]),
             "histograms": lambda: collect_histograms(runs[0]),
@@ -171,7 +194,7 @@ def saved_or_runs(out: Path, scale: str, experiment: str, runs: Path) -> Path:
 
 
 # Artefacts that judge runs rather than draw them: they never start training.
-DRAW_ONLY = ("claims",)
+DRAW_ONLY = ("claims", "pixel_range", "rates")
 # Experiments whose rows train, at --scale long, at the rate the pilot chose for each on
 # validation (the paper's protocol; results/tables/pilot_long.csv), one command per job.
 AT_CHOSEN_LR = ("fig11", "table1")
@@ -274,7 +297,7 @@ def main() -> None:
         drawn_from.append(where)
     from glorot_repro.errors import exit_with
     try:
-        drawing = draw(args.artefact, drawn_from)
+        drawing = draw(args.artefact, drawn_from, args.out)
     except FileNotFoundError as e:  # --draw, or --runs naming a dir that holds no runs
         exit_with(f"{e}: train them first (without --draw), or name their dir with --runs")
     for path in write(drawing, args.out, args.artefact, args.scale):

@@ -111,3 +111,94 @@ def test_a_partial_mnist_column_is_not_judged():
         claims.mnist_column(summaries)
     verdicts = claims.verdict_table({"summaries": summaries}).set_index("claim")
     assert verdicts.verdict["mnist_column"] == claims.NOT_RUN
+
+
+def fig11_table(errors: dict[str, list[list[float]]], steps, signed=False, lr=0.01, seed0=0):
+    """Test-error (and validation) curves of FIG11_ROWS: {row name: one curve per seed}."""
+    out = []
+    for name, curves in errors.items():
+        activation, init, depth = claims.FIG11_ROWS[name]
+        for k, curve in enumerate(curves):
+            run = f"{name}_{signed}_{lr}_{k}"
+            out += [{**BASE, "depth": depth, "run": run, "activation": activation, "init": init,
+                     "signed_pixels": signed, "lr": lr, "seed": seed0 + k, "tag": tag, "step": s,
+                     "value": v} for s, v in zip(steps, curve)
+                    for tag in ("error/test", "error/valid")]
+    return pd.DataFrame(out)
+
+
+HORIZON = (200_000, 500_000, 1_000_000)
+
+
+def test_horizon_levels_judge_level_then_order():
+    # Tanh 61 within 60 +- 3; Tanh N 48 is outside 42 +- 3 but below Tanh as in the paper; Softsign
+    # 65 is outside 41 +- 3 and above Tanh, against the paper's order.
+    table = fig11_table({"Tanh": [[61, 50, 40]], "Tanh N": [[48, 36, 27]],
+                         "Softsign": [[65, 33, 27]]}, HORIZON)
+    levels = claims.horizon_levels(table).set_index(["update", "row"]).verdict
+    assert levels[(200_000, "Tanh")] == claims.REPRODUCED
+    assert levels[(200_000, "Tanh N")] == claims.PARTLY
+    assert levels[(200_000, "Softsign")] == claims.NOT
+    assert levels[(500_000, "Softsign")] == claims.REPRODUCED
+    assert levels[(1_000_000, "Sigmoid")] == claims.NOT_RUN
+
+
+def test_horizon_level_widens_with_the_seeds_spread():
+    steps = (200_000,)
+    one = claims.horizon_levels(fig11_table({"Tanh N": [[48]]}, steps), steps)
+    two = claims.horizon_levels(fig11_table({"Tanh N": [[44], [52]]}, steps), steps)
+    # 48 is 6 points from 42: outside 3 with one seed (and no neighbour to order it by), inside
+    # 3 + 2 x 5.66 with seeds at 44 and 52.
+    assert one.verdict.iloc[0] == claims.NOT
+    assert two.verdict.iloc[0] == claims.REPRODUCED and two["std"].iloc[0] == pytest.approx(5.66, abs=0.01)
+
+
+def test_tanh_gap_needs_size_and_significance():
+    steps = (500_000,)
+    def verdict(tanh, tanh_n):
+        return claims.tanh_gap_at_horizon(fig11_table({"Tanh": tanh, "Tanh N": tanh_n}, steps)).verdict
+    assert verdict([[48], [49]], [[34], [35]]) == claims.REPRODUCED
+    assert verdict([[48], [49]], [[40], [41]]) == claims.PARTLY  # 8 points: too small
+    assert verdict([[48]], [[34]]) == claims.PARTLY  # one seed a row: no test
+    assert verdict([[48], [30]], [[34], [35]]) == claims.PARTLY  # 14.5 points, not separated
+    assert verdict([[40], [41]], [[42], [43]]) == claims.NOT
+    with pytest.raises(claims.Missing):
+        claims.tanh_gap_at_horizon(fig11_table({"Tanh": [[48]]}, steps))
+
+
+RANGE_STEPS = (50_000, 100_000, 200_000)
+
+
+def test_pixel_range_choice_counts_cells_near_the_readings():
+    rates = {("tanh", "standard"): 0.01, ("tanh", "normalized"): 0.01,
+             ("softsign", "standard"): 0.01}
+    # [0,1]: on the paper's band at 50k, far at 200k; [-1,1]: near the 200k readings, gap 15 at 100k.
+    unsigned = fig11_table({"Tanh": [[68, 62, 55]], "Tanh N": [[68, 60, 52]],
+                            "Softsign": [[70, 65, 56]]}, RANGE_STEPS, signed=False)
+    signed = fig11_table({"Tanh": [[75, 70, 60]], "Tanh N": [[60, 55, 43]],
+                          "Softsign": [[62, 50, 41]]}, RANGE_STEPS, signed=True)
+    # runs at another rate or a later seed are not judged
+    other = fig11_table({"Tanh": [[99, 99, 99]]}, RANGE_STEPS, signed=False, lr=0.1)
+    later = fig11_table({"Tanh N": [[99, 99, 99]]}, RANGE_STEPS, signed=True, seed0=7)
+    table = claims.pixel_range_choice(pd.concat([unsigned, signed, other, later]), rates)
+    count = table[table.verdict == claims.REPRODUCED].groupby("signed_pixels").size()
+    assert count[False] == 2 and count[True] == 4  # 50k x 2; gap, 200k x 3
+    assert table[table.chosen].signed_pixels.all()
+    # a full tie keeps [0,1]
+    tie = claims.pixel_range_choice(pd.concat([unsigned, unsigned.assign(signed_pixels=True)]), rates)
+    assert not tie[tie.chosen].signed_pixels.any()
+
+
+def test_rate_choice_on_the_last_evaluations_of_complete_runs():
+    steps = tuple(range(2_000, 200_001, 2_000))
+    flat = lambda v: [[v] * len(steps)]
+    early_best = [[40] * 90 + [60] * 10]  # best early, worse over the last 10 evaluations
+    diverged = [[10] * 50]  # stopped at 100k
+    table = pd.concat([fig11_table({"Tanh N": flat(50)}, steps, lr=0.01),
+                       fig11_table({"Tanh N": early_best}, steps, lr=0.03),
+                       fig11_table({"Tanh N": diverged}, steps[:50], lr=0.1),
+                       fig11_table({"Tanh N": flat(45)}, steps, lr=0.003, signed=True)])
+    choice = claims.rate_choice(table, signed_pixels=False)
+    assert list(choice.lr) == [0.01, 0.03, 0.1]
+    assert choice[choice.chosen].lr.tolist() == [0.01]
+    assert choice.valid_error.tolist() == [50, 60, 10]

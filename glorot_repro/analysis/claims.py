@@ -12,6 +12,8 @@ import pandas as pd
 
 from glorot_repro import tags
 from glorot_repro.analysis.collect import hidden_histograms, layer_stat
+from glorot_repro.analysis.paper import FIG11, FIG11_DEPTH5, FIG11_EARLY, FIG11_GAP, Reading
+from glorot_repro.analysis.table import welch_p
 
 REPRODUCED, PARTLY, NOT, NOT_RUN = "reproduced", "partly", "not reproduced", "not run"
 SATURATED = 0.95  # a tanh layer counts as saturated once the 98th percentile of |z| reaches this
@@ -221,6 +223,195 @@ def mnist_column(summaries: pd.DataFrame) -> Verdict:
                    verdict)
 
 
+# ---------------------------------------------------------------------------------------------
+# The horizon rules: Fig. 11 at 200k, 500k and 1M updates, the pixel range and the learning rates.
+# Fixed before any run they judge. A rule found wrong afterwards is reported and a new one is
+# added beside it; these are never edited to fit what the runs show.
+
+LEVEL_POINTS = 3.0  # the readings' own error (about 2 points) plus one
+LEVEL_SEEDS = 2.0  # ... plus this many standard deviations over seeds (0 with one seed)
+HORIZON_UPDATES = (200_000, 500_000, 1_000_000)
+# Fig. 11's curves as (activation, init, hidden layers); the paper's "Softsign" is taken as the
+# standard init (Table 1 lists both, 0.2 points apart); its "Sigmoid" curve is the 4-layer net.
+FIG11_ROWS = {"Tanh": ("tanh", "standard", 5), "Tanh N": ("tanh", "normalized", 5),
+              "Softsign": ("softsign", "standard", 5), "Sigmoid": ("sigmoid", "standard", 4),
+              "Sigmoid, depth 5": ("sigmoid", "standard", 5)}
+HORIZON_READINGS = FIG11 + FIG11_DEPTH5
+GAP_ROWS = ("Tanh", "Tanh N")
+GAP_POINTS, GAP_AT, GAP_P = 10.0, 500_000, 0.05
+# The pixel-range rule reads the curves where the paper's figure is read at or before 200k
+# updates: Tanh and Tanh N at 50k (the early band), their gap at 100k, and Tanh, Tanh N and
+# Softsign at 200k.
+RANGE_UPDATES = (50_000, 100_000, 200_000)
+RATE_LAST = 10  # evaluations averaged for a rate's validation error: 182k-200k at eval_every 2k
+
+
+def errors_at(scalars: pd.DataFrame, update: int, activation: str, init: str, depth: int,
+              tag: str = tags.ERROR_TEST) -> np.ndarray:
+    """One error per run (seed) of a row: its evaluation at the last step <= `update`, for the
+    runs that reached `update`. Missing when none did."""
+    match = rows(scalars, tag=tag, activation=activation, init=init, depth=depth)
+    out = []
+    for _, run in match.groupby("run"):
+        curve = run.groupby("step").value.mean().sort_index()
+        if curve.index.max() >= update:
+            out.append(curve.loc[:update].iloc[-1])
+    if not out:
+        raise Missing(f"{activation} {init} depth {depth} to {update:,} updates")
+    return np.asarray(out, dtype=float)
+
+
+def spread(values: np.ndarray) -> float:
+    """Std over seeds (ddof 1); 0 for one seed."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def level(mean: float, std: float, paper: float) -> bool:
+    """Within the paper's reading +- (LEVEL_POINTS + LEVEL_SEEDS x std over seeds)."""
+    return abs(mean - paper) <= LEVEL_POINTS + LEVEL_SEEDS * std
+
+
+def in_order(ours: dict[str, float], paper: dict[str, float], name: str) -> bool:
+    """`name` sits on the same side of each of its neighbours as in the paper. Neighbours whose
+    readings differ from its own by less than LEVEL_POINTS cannot be ordered by the readings and
+    are left out; with no neighbour left, the order cannot vouch for the row (False)."""
+    ordered = [n for n in paper if n != name and n in ours
+               and abs(paper[n] - paper[name]) >= LEVEL_POINTS]
+    return bool(ordered) and all(np.sign(ours[name] - ours[n]) == np.sign(paper[name] - paper[n])
+                                 for n in ordered)
+
+
+def judged(ours: dict[str, np.ndarray], paper: dict[str, float]) -> list[dict]:
+    """The level verdict of each row with runs and a reading: reproduced within the level,
+    partly when outside it but in the paper's order among its neighbours, not otherwise."""
+    means = {n: float(v.mean()) for n, v in ours.items()}
+    out = []
+    for name, values in ours.items():
+        if name not in paper:
+            continue
+        mean, std = means[name], spread(values)
+        verdict = (REPRODUCED if level(mean, std, paper[name])
+                   else PARTLY if in_order(means, paper, name) else NOT)
+        out.append({"row": name, "ours": round(mean, 2), "std": round(std, 2),
+                    "seeds": int(len(values)), "paper": paper[name],
+                    "distance": round(abs(mean - paper[name]), 2), "verdict": verdict})
+    return out
+
+
+def readings_at(readings: list[Reading], update: int) -> dict[str, float]:
+    return {r.series: r.value for r in readings if r.update == update}
+
+
+def row_errors(scalars: pd.DataFrame, update: int, names) -> dict[str, np.ndarray]:
+    """{row name: errors per seed at `update`} for the rows of FIG11_ROWS that reached it."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = errors_at(scalars, update, *FIG11_ROWS[name])
+        except Missing:
+            pass
+    return out
+
+
+def horizon_levels(scalars: pd.DataFrame, updates=HORIZON_UPDATES) -> pd.DataFrame:
+    """Fig. 11's rows judged against the paper's readings at each update of `updates` (Shapeset
+    test error, mean over seeds); a row whose runs did not reach an update is "not run" there."""
+    shapeset = rows(scalars, dataset="shapeset")
+    out = []
+    for update in updates:
+        paper = readings_at(HORIZON_READINGS, update)
+        ours = row_errors(shapeset, update, FIG11_ROWS)
+        done = {r["row"] for r in judged(ours, paper)}
+        out += [{"update": update, **r} for r in judged(ours, paper)]
+        out += [{"update": update, "row": n, "paper": paper[n], "verdict": NOT_RUN}
+                for n in FIG11_ROWS if n in paper and n not in done]
+    return pd.DataFrame(out)
+
+
+def tanh_gap_at_horizon(scalars: pd.DataFrame) -> Verdict:
+    """Fig. 11: the Tanh - Tanh N gap at 500k updates (paper: 48 - 34.5 = 13.5; 11-19 from 100k
+    on). Reproduced when >= GAP_POINTS and Welch's test over seeds separates the rows
+    (p < GAP_P; needs 2 seeds a row); partly when Tanh N is below Tanh; not otherwise."""
+    ours = row_errors(rows(scalars, dataset="shapeset"), GAP_AT, GAP_ROWS)
+    if len(ours) < 2:
+        raise Missing(f"Tanh and Tanh N to {GAP_AT:,} updates")
+    tanh, tanh_n = ours["Tanh"], ours["Tanh N"]
+    gap, p = tanh.mean() - tanh_n.mean(), welch_p(tanh, tanh_n)
+    verdict = (REPRODUCED if gap >= GAP_POINTS and p < GAP_P else PARTLY if gap > 0 else NOT)
+    return Verdict("Fig. 11", f"Tanh - Tanh N gap at {GAP_AT:,} updates",
+                   f"{gap:.1f} points (Tanh {tanh.mean():.1f}%, Tanh N {tanh_n.mean():.1f}%, "
+                   f"{len(tanh)} and {len(tanh_n)} seeds, Welch p = {p:.3g})",
+                   "Tanh 48%, Tanh N 34-35% at 500k updates (gap about 13.5)",
+                   f"reproduced: gap >= {GAP_POINTS:g} points and Welch p < {GAP_P}; "
+                   "partly: gap > 0", verdict)
+
+
+def range_cells(scalars: pd.DataFrame) -> list[dict]:
+    """The pixel-range rule's cells for one range's runs: each FIG11_EARLY / FIG11 reading of
+    Tanh, Tanh N and Softsign at RANGE_UPDATES, and the Tanh - Tanh N gap (FIG11_GAP) at 100k,
+    judged by the level rule (one seed a row: std 0)."""
+    out = []
+    for update in RANGE_UPDATES:
+        paper = readings_at(FIG11_EARLY + FIG11, update)
+        paper = {n: v for n, v in paper.items() if n in ("Tanh", "Tanh N", "Softsign")}
+        ours = row_errors(scalars, update, paper)
+        out += [{"update": update, **r} for r in judged(ours, paper)]
+        gap_paper = readings_at(FIG11_GAP, update)
+        pair = row_errors(scalars, update, GAP_ROWS)
+        if gap_paper and len(pair) == 2:
+            name = "Tanh - Tanh N"
+            gap = pair["Tanh"].mean() - pair["Tanh N"].mean()
+            reached = level(gap, 0.0, gap_paper[name])
+            out.append({"update": update, "row": name, "ours": round(gap, 2), "std": 0.0,
+                        "seeds": 1, "paper": gap_paper[name],
+                        "distance": round(abs(gap - gap_paper[name]), 2),
+                        "verdict": REPRODUCED if reached else PARTLY if gap > 0 else NOT})
+    return out
+
+
+def pixel_range_choice(scalars: pd.DataFrame, rates: dict[tuple[str, str], float]) -> pd.DataFrame:
+    """Which pixel range (dataset.signed_pixels) Fig. 11's curves agree with: each range's runs at
+    the rates `rates` ({(activation, init): lr}, the [0,1] choices), one seed a row (its lowest),
+    judged cell by cell by range_cells. The range with more "reproduced" cells wins, then more
+    "partly", then the smaller summed distance to the readings; a full tie keeps [0,1]. Validation
+    error alone would pick the easier range, not the paper's."""
+    shapeset = rows(scalars, dataset="shapeset", depth=5)
+    at_rate = pd.concat([rows(shapeset, activation=a, init=i, lr=lr)
+                         for (a, i), lr in rates.items()])
+    cells = []
+    for signed, runs in at_rate.groupby("signed_pixels"):
+        first = runs.groupby(["activation", "init"]).seed.transform("min")
+        cells += [{"signed_pixels": bool(signed), **c} for c in range_cells(runs[runs.seed == first])]
+    table = pd.DataFrame(cells)
+    score = table.groupby("signed_pixels").apply(lambda t: (
+        (t.verdict == REPRODUCED).sum(), (t.verdict == PARTLY).sum(), -t.distance.sum()))
+    best = max(score.index, key=lambda s: (score[s], not s))
+    table["chosen"] = table.signed_pixels == best
+    return table
+
+
+def rate_choice(scalars: pd.DataFrame, signed_pixels: bool, last: int = RATE_LAST) -> pd.DataFrame:
+    """Each Shapeset row's learning rate on one pixel range: the lowest validation error averaged
+    over the last `last` evaluations, among the rates whose runs reached the longest run's last
+    evaluation (the others diverged or stopped), one seed a row (its lowest)."""
+    match = rows(scalars, dataset="shapeset", depth=5, signed_pixels=signed_pixels,
+                 tag=tags.ERROR_VALID)
+    out = []
+    for (activation, init), row in match.groupby(["activation", "init"]):
+        row = row[row.seed == row.seed.min()]
+        for lr, run in row.groupby("lr"):
+            curve = run.groupby("step").value.mean().sort_index()
+            out.append({"activation": activation, "init": init, "signed_pixels": signed_pixels,
+                        "lr": lr, "updates": int(curve.index.max()),
+                        "valid_error": round(float(curve.iloc[-last:].mean()), 3)})
+    table = pd.DataFrame(out)
+    table["chosen"] = False
+    for _, row in table.groupby(["activation", "init"]):
+        complete = row[row.updates == row.updates.max()]
+        table.loc[complete.valid_error.idxmin(), "chosen"] = True
+    return table.sort_values(["activation", "init", "lr"]).reset_index(drop=True)
+
+
 CLAIMS: dict[str, tuple[str, Callable]] = {
     "tanh_n_below_tanh": ("scalars", tanh_n_below_tanh),
     "tanh_saturates_layer_by_layer": ("scalars", tanh_saturates_layer_by_layer),
@@ -230,6 +421,7 @@ CLAIMS: dict[str, tuple[str, Callable]] = {
     "weight_gradients_drift_apart": ("scalars", weight_gradients_drift_apart),
     "sigmoid_top_layer_saturates_and_escapes": ("scalars", sigmoid_top_layer_saturates_and_escapes),
     "mnist_column": ("summaries", mnist_column),
+    "tanh_gap_at_horizon": ("scalars", tanh_gap_at_horizon),
 }
 
 

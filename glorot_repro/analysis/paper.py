@@ -45,6 +45,13 @@ FIG11 = _table(11, {
     "Softsign": [(200_000, 41), (500_000, 33), (1_000_000, 27.5), (2_500_000, 17.2)],
     "Sigmoid": [(200_000, 83.5), (500_000, 83.5), (1_000_000, 64), (2_500_000, 35)],
 })
+# Fig. 11's other readings, for the horizon rules (analysis/claims.py): Tanh and Tanh N together at
+# 66-70% until about 50k updates (drawn at the band's middle); the Tanh - Tanh N gap about 8
+# points at 66k updates, 15 at 100k, 19 at 180k; the 5-layer sigmoid near 83.5% throughout.
+FIG11_EARLY = _table(11, {"Tanh": [(50_000, 68)], "Tanh N": [(50_000, 68)]})
+FIG11_GAP = _table(11, {"Tanh - Tanh N": [(66_000, 8), (100_000, 15), (180_000, 19)]})
+FIG11_DEPTH5 = _table(11, {"Sigmoid, depth 5": [(200_000, 83.5), (500_000, 83.5),
+                                                (1_000_000, 83.5)]})
 # Fig. 12, MNIST: every tanh/softsign net near 1.7% by 200-300k updates; sigmoid near 2.1-2.2%
 # by about 500k. Drawn at the ends of those ranges.
 FIG12_MNIST = _table(12, {"Tanh/Softsign (all)": [(300_000, 1.7)], "Sigmoid": [(500_000, 2.15)]})
