@@ -49,6 +49,9 @@ ARTEFACTS = {
     # Shapeset's pixel range and each row's rate at 200k updates (analysis/claims.py's rules), from
     # experiment=rates' runs beside the Fig. 11 set's (its [0,1] runs at the pilot's rates).
     "pixel_range": ("rates", "fig11"), "rates": ("rates", "fig11"),
+    "pixel_range_curves": ("rates", "fig11"),
+    # Fig. 11's rows judged against the paper's readings at 200k, 500k and 1M updates.
+    "horizon": ("fig11",),
 }
 
 # At --scale long, Table 1's Shapeset column comes from the Fig. 11 set's runs (their budget),
@@ -57,6 +60,7 @@ LONG_ARTEFACTS = {"table1": ("table1", "fig11")}
 
 STANDARD_VS_NORMALIZED = [("tanh", "standard"), ("tanh", "normalized")]
 TANH_VS_SOFTSIGN = [("tanh", "standard"), ("softsign", "standard")]
+PIXEL_RANGES = {False: "[0,1]", True: "[-1,1]"}  # dataset.signed_pixels
 CURVE_TITLES = {"shapeset": "Shapeset-3x2, 5 hidden layers", "mnist": "MNIST, 5 hidden layers",
                 "cifar10": "CIFAR-10, 5 hidden layers"}
 
@@ -80,7 +84,8 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
     from glorot_repro.analysis.figures.surfaces import cost_surfaces
     from glorot_repro.analysis.figures.training import (error_curves, mean_std_bars,
                                                         saturation_panels, weight_gradient_spread)
-    from glorot_repro.analysis.claims import pixel_range_choice, rate_choice, verdict_table
+    from glorot_repro.analysis.claims import (horizon_levels, pixel_range_choice, range_runs,
+                                              rate_choice, verdict_table)
     from glorot_repro.analysis.paper import (FIG2_TOP, FIG3_TANH, FIG10_TANH_N, FIG11, FIG12_MNIST,
                                              NOTEBOOK_LABEL, NOTEBOOK_MNIST_COST)
     from glorot_repro.analysis.pilot import pilot_table
@@ -107,7 +112,7 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
 
     def range_and_rates():
         scalars = collect_scalars(runs)
-        return rate_choice(scalars, chosen_range(scalars))
+        return rate_choice(scalars, chosen_range(scalars)).assign(dataset="shapeset")
 
     drawers = {
         "fig01": lambda: sample_grid(n=32, seed=0),
@@ -137,6 +142,12 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
         "pilot": lambda: pilot_table(collect_scalars(runs)),
         "pixel_range": lambda: pixel_range_choice(collect_scalars(runs), pilot_rates(out)),
         "rates": range_and_rates,
+        "pixel_range_curves": lambda: error_curves(
+            range_runs(collect_scalars(runs), pilot_rates(out)).assign(
+                dataset=lambda t: t.signed_pixels.map(PIXEL_RANGES.get)),
+            {r: f"Shapeset-3x2, pixels in {r}" for r in PIXEL_RANGES.values()},
+            {r: FIG11 for r in PIXEL_RANGES.values()}),
+        "horizon": lambda: horizon_levels(collect_scalars(runs)),
         "claims": lambda: verdict_table(present({
             "scalars": lambda: collect_scalars([r for r in runs[:2] if r.exists()]),
             "histograms": lambda: collect_histograms(runs[0]),
@@ -148,7 +159,10 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
 
 
 # Scales whose artefacts sit beside the cpu-scale ones rather than in their place.
-SEPARATE_SCALES = ("long", "paper")
+SEPARATE_SCALES = ("long", "horizon", "paper")
+# Scales of hours-long runs: each job its own command at its row's chosen rate, always started
+# (resuming), and each run set's series saved under <out>/data/<scale>/.
+LONG_SCALES = ("long", "horizon")
 
 
 def write(result, out: Path, artefact: str, scale: str) -> list[Path]:
@@ -174,7 +188,9 @@ def write(result, out: Path, artefact: str, scale: str) -> list[Path]:
 def records_markdown(table) -> str:
     """A Markdown table of a DataFrame's rows as they are (floats to 4 significant digits)."""
     def cell(v) -> str:  # a | inside a cell (|z|) would split it
-        return f"{v:.4g}" if isinstance(v, float) else str(v).replace("|", "\\|")
+        if isinstance(v, float):
+            return "" if v != v else f"{v:.4g}"  # nan: a cell not run
+        return str(v).replace("|", "\\|")
     lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines) + "\n"
@@ -194,33 +210,54 @@ def saved_or_runs(out: Path, scale: str, experiment: str, runs: Path) -> Path:
 
 
 # Artefacts that judge runs rather than draw them: they never start training.
-DRAW_ONLY = ("claims", "pixel_range", "rates")
+DRAW_ONLY = ("claims", "pixel_range", "rates", "pixel_range_curves", "horizon")
 # Experiments whose rows train, at --scale long, at the rate the pilot chose for each on
 # validation (the paper's protocol; results/tables/pilot_long.csv), one command per job.
 AT_CHOSEN_LR = ("fig11", "table1")
 
 
+def rate_table(scale: str, out: Path):
+    """The rates each row trains at, in pilot_table's layout: at --scale long the pilot's
+    (<out>/tables/pilot_long.csv); at --scale horizon the Shapeset rows' rates and pixel range
+    chosen at 200k updates (<out>/tables/rates_long.csv, reproduce.py rates) where they exist, the
+    pilot's for the other rows. Exit 2 naming the file where one is missing."""
+    import pandas as pd
+
+    from glorot_repro.errors import exit_with
+    needed = {"long": ["pilot_long"], "horizon": ["pilot_long", "rates_long"]}[scale]
+    paths = [out / "tables" / f"{name}.csv" for name in needed]
+    for path, name in zip(paths, needed):
+        if not path.exists():
+            exit_with(f"--scale {scale} trains each row at its chosen rate: expected {path} "
+                      f"(python scripts/reproduce.py {name.split('_')[0]} --scale long), or pass "
+                      f"train.lr=<rate>")
+    pilot = pd.read_csv(paths[0])
+    if scale == "long":
+        return pilot
+    rates = pd.read_csv(paths[1]).assign(dataset="shapeset")
+    chosen = rates[rates.chosen.astype(bool)]
+    keys = ["dataset", "activation", "init"]
+    covered = pilot.set_index(keys).index.isin(chosen.set_index(keys).index)
+    return pd.concat([chosen, pilot[~covered]], ignore_index=True)
+
+
 def row_overrides(experiment: str, scale: str, overrides: list[str], out: Path) -> list[list[str]]:
     """The overrides of each command that trains the experiment: the experiment's own sweep, or
-    at the long scale one command per job of that sweep (a value given on the command line, e.g.
-    row=tanh_standard, replaces the sweep's), each at its row's pilot-chosen rate (exit 2 naming
-    the job whose row the pilot has not chosen a rate for). A rate given on the command line
-    (train.lr=) takes precedence."""
-    if (scale != "long" or experiment not in AT_CHOSEN_LR
+    at the long and horizon scales one command per job of that sweep (a value given on the
+    command line, e.g. row=tanh_standard, replaces the sweep's), each at its row's chosen rate
+    (rate_table; exit 2 naming the job whose row has none) and, at --scale horizon, on
+    Shapeset's chosen pixel range. A rate or range given on the command line takes precedence."""
+    if (scale not in LONG_SCALES or experiment not in AT_CHOSEN_LR
             or any(o.startswith("train.lr=") for o in overrides)):
         return [overrides]
     import itertools
 
-    import pandas as pd
-
     from glorot_repro.analysis.pilot import chosen_lr
     from glorot_repro.compose import compose_config
     from glorot_repro.errors import exit_with
-    pilot = out / "tables" / "pilot_long.csv"
-    if not pilot.exists():
-        exit_with(f"{experiment} at --scale long trains each row at the pilot's rate: expected {pilot} "
-             f"(python scripts/reproduce.py pilot --scale long), or pass train.lr=<rate>")
-    table = pd.read_csv(pilot)
+    table = rate_table(scale, out)
+    chosen_range = table[(table.dataset == "shapeset") & table.chosen.astype(bool)
+                         & ~table.activation.eq("sigmoid")].signed_pixels.astype(bool)
     base = [f"experiment={experiment}", f"scale={scale}"]
     sweep = {k: str(v) for k, v in compose_config(base, hydra=True).hydra.sweeper.params.items()}
     given = dict(o.split("=", 1) for o in overrides if o.split("=", 1)[0] in sweep)
@@ -230,12 +267,17 @@ def row_overrides(experiment: str, scale: str, overrides: list[str], out: Path) 
     for values in itertools.product(*(v.split(",") for v in sweep.values())):
         job = [f"{k}={v}" for k, v in zip(sweep, values)]
         cfg = compose_config([*base, *job, *rest])
+        pixels = []
+        if (scale == "horizon" and cfg.dataset.name == "shapeset" and chosen_range.nunique() == 1
+                and not any(o.startswith("dataset.signed_pixels=") for o in rest)):
+            pixels = [f"dataset.signed_pixels={str(chosen_range.iloc[0]).lower()}"]
+            cfg = compose_config([*base, *job, *rest, *pixels])
         try:
             lr = chosen_lr(table, cfg.dataset.name, cfg.activation.name, cfg.init.name,
                            cfg.dataset.signed_pixels)
         except LookupError as e:
-            exit_with(f"{' '.join(job)}: {e} in {pilot}; pilot it first (docs/long.md)")
-        commands.append([*job, f"train.lr={lr:g}", *rest])
+            exit_with(f"{' '.join(job)}: {e}; choose it first (docs/long.md)")
+        commands.append([*job, *pixels, f"train.lr={lr:g}", *rest])
     return commands
 
 
@@ -248,7 +290,7 @@ def ensure_runs(experiment: str, scale: str, runs: Path, rerun: bool, draw_only:
     if is_series_dir(runs):
         print(f"drawing from the saved series in {runs}")
         return
-    if draw_only or (scale != "long" and not rerun and any(runs.rglob("summary.json"))):
+    if draw_only or (scale not in LONG_SCALES and not rerun and any(runs.rglob("summary.json"))):
         print(f"drawing the runs in {runs} as they are" if draw_only else f"reusing the runs in {runs}")
         return
     for job_overrides in row_overrides(experiment, scale, overrides, out):
@@ -262,7 +304,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("artefact", choices=sorted(ARTEFACTS))
-    parser.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "long", "paper"])
+    parser.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "long", "horizon", "paper"])
     parser.add_argument("--runs", type=Path, action="append",
                         help="runs dir, once per experiment the artefact draws on (default "
                              "runs/<experiment>_<scale>, see ARTEFACTS)")
@@ -277,7 +319,7 @@ def main() -> None:
                              "dataset=shapeset,mnist,cifar10 (replaces the experiment's sweep)")
     args = parser.parse_intermixed_args()
     experiments = (LONG_ARTEFACTS.get(args.artefact, ARTEFACTS[args.artefact])
-                   if args.scale == "long" else ARTEFACTS[args.artefact])
+                   if args.scale in LONG_SCALES else ARTEFACTS[args.artefact])
     runs = args.runs or [Path("runs") / f"{e}_{args.scale}" for e in experiments]
     if len(runs) != len(experiments):
         parser.error(f"{args.artefact} draws on {len(experiments)} experiment(s) "
@@ -289,7 +331,7 @@ def main() -> None:
     for experiment, where in zip(experiments, runs):
         ensure_runs(experiment, args.scale, where, args.rerun, args.draw or args.artefact in DRAW_ONLY,
                     args.overrides, args.out)
-        if args.scale == "long" and not is_series_dir(where):
+        if args.scale in LONG_SCALES and not is_series_dir(where):
             saved = series_dir(args.out, args.scale, experiment)
             for path in save_series(where, saved / where.name):
                 print(path)

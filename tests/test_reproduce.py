@@ -20,7 +20,7 @@ EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_experiment_config_composes_at_every_scale(name):
-    for scale in ("smoke", "cpu", "long", "paper"):
+    for scale in ("smoke", "cpu", "long", "horizon", "paper"):
         cfg = compose_config([f"experiment={name}", f"scale={scale}"])
         # Every key has a value (the scale sets those the schema leaves MISSING), and the trainer's
         # own checks accept it.
@@ -220,6 +220,36 @@ def test_long_rows_train_at_the_pilots_choices(tmp_path, capsys):
     assert stopped.value.code == 2 and err.count("\n") == 1
     assert "row=softsign_standard: no pilot choice for shapeset/softsign/standard/False" in err
     assert "shapeset/tanh/normalized/False" in err
+
+
+def test_horizon_rows_train_at_the_200k_choices(tmp_path, capsys):
+    """At --scale horizon the Shapeset tanh/softsign rows train at the rate and pixel range that
+    rates_long.csv chose at 200k updates; the sigmoid rows at the pilot's rate on that range."""
+    from glorot_repro.analysis.pilot import PILOT_KEYS
+    (tmp_path / "tables").mkdir()
+    pilot = [dict(zip(PILOT_KEYS, ("shapeset", a, i, signed)), lr=0.003, chosen=True)
+             for a in ("sigmoid", "tanh", "softsign") for i in ("standard", "normalized")
+             for signed in (False, True)]
+    pd.DataFrame(pilot).to_csv(tmp_path / "tables" / "pilot_long.csv", index=False)
+    rates = [{"activation": a, "init": i, "signed_pixels": True, "lr": lr, "updates": 200000,
+              "valid_error": 50.0, "chosen": lr == 0.1, "dataset": "shapeset"}
+             for a in ("tanh", "softsign") for i in ("standard", "normalized") for lr in (0.03, 0.1)]
+    module = reproduce_module()
+    with pytest.raises(SystemExit):
+        module.row_overrides("fig11", "horizon", [], tmp_path)
+    assert "rates_long.csv" in capsys.readouterr().err
+    pd.DataFrame(rates).to_csv(tmp_path / "tables" / "rates_long.csv", index=False)
+    commands = module.row_overrides("fig11", "horizon", ["row=tanh_normalized,sigmoid_standard"],
+                                    tmp_path)
+    assert commands == [["row=tanh_normalized", "dataset.signed_pixels=true", "train.lr=0.1"],
+                        ["row=sigmoid_standard", "dataset.signed_pixels=true", "train.lr=0.003"]]
+    # the other range has no 200k-update choice: one line naming it
+    with pytest.raises(SystemExit) as stopped:
+        module.row_overrides("fig11", "horizon", ["row=tanh_standard", "dataset.signed_pixels=false"],
+                             tmp_path)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and err.count("\n") == 1
+    assert "no pilot choice for shapeset/tanh/standard/False" in err
 
 
 def test_records_markdown_escapes_pipes_in_cells():

@@ -369,19 +369,25 @@ def range_cells(scalars: pd.DataFrame) -> list[dict]:
     return out
 
 
+def range_runs(scalars: pd.DataFrame, rates: dict[tuple[str, str], float]) -> pd.DataFrame:
+    """The runs the pixel-range rule judges: Shapeset, 5 hidden layers, each row at its rate in
+    `rates` ({(activation, init): lr}), on each range the row's lowest seed."""
+    shapeset = rows(scalars, dataset="shapeset", depth=5)
+    at_rate = pd.concat([rows(shapeset, activation=a, init=i, lr=lr)
+                         for (a, i), lr in rates.items()])
+    first = at_rate.groupby(["signed_pixels", "activation", "init"]).seed.transform("min")
+    return at_rate[at_rate.seed == first]
+
+
 def pixel_range_choice(scalars: pd.DataFrame, rates: dict[tuple[str, str], float]) -> pd.DataFrame:
     """Which pixel range (dataset.signed_pixels) Fig. 11's curves agree with: each range's runs at
     the rates `rates` ({(activation, init): lr}, the [0,1] choices), one seed a row (its lowest),
     judged cell by cell by range_cells. The range with more "reproduced" cells wins, then more
     "partly", then the smaller summed distance to the readings; a full tie keeps [0,1]. Validation
     error alone would pick the easier range, not the paper's."""
-    shapeset = rows(scalars, dataset="shapeset", depth=5)
-    at_rate = pd.concat([rows(shapeset, activation=a, init=i, lr=lr)
-                         for (a, i), lr in rates.items()])
     cells = []
-    for signed, runs in at_rate.groupby("signed_pixels"):
-        first = runs.groupby(["activation", "init"]).seed.transform("min")
-        cells += [{"signed_pixels": bool(signed), **c} for c in range_cells(runs[runs.seed == first])]
+    for signed, runs in range_runs(scalars, rates).groupby("signed_pixels"):
+        cells += [{"signed_pixels": bool(signed), **c} for c in range_cells(runs)]
     table = pd.DataFrame(cells)
     score = table.groupby("signed_pixels").apply(lambda t: (
         (t.verdict == REPRODUCED).sum(), (t.verdict == PARTLY).sum(), -t.distance.sum()))
