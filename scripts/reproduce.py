@@ -44,6 +44,8 @@ ARTEFACTS = {
     "beyond_curves": ("table1", "beyond"), "beyond_table": ("table1", "beyond"),
     # The paper's claims the long runs bear on, each measured and judged (glorot_repro/analysis/claims.py).
     "claims": ("fig11", "fig02_mnist", "table1"),
+    # The strict rules beside the claims' rules they replace (glorot_repro/analysis/strict.py).
+    "verdicts": ("fig11", "fig02_mnist", "table1"),
     # The learning rates of the long runs, chosen on validation (glorot_repro/analysis/pilot.py).
     "pilot": ("pilot",),
     # Shapeset's pixel range and each row's rate at 200k updates (analysis/claims.py's rules), from
@@ -84,6 +86,7 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
     from glorot_repro.analysis.paper import (FIG2_TOP, FIG3_TANH, FIG10_TANH_N, FIG11, FIG12_MNIST,
                                              NOTEBOOK_LABEL, NOTEBOOK_MNIST_COST)
     from glorot_repro.analysis.pilot import pilot_table
+    from glorot_repro.analysis.strict import strict_table
     from glorot_repro.analysis.table import choose_lr, table1
 
     def present(tables: dict) -> dict:
@@ -95,6 +98,12 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
             except FileNotFoundError:
                 pass
         return out
+
+    def claim_tables() -> dict:
+        """The claims' tables from the runs of the Fig. 11 set, Fig. 2 on MNIST and Table 1."""
+        return present({"scalars": lambda: collect_scalars([r for r in runs[:2] if r.exists()]),
+                        "histograms": lambda: collect_histograms(runs[0]),
+                        "summaries": lambda: collect_summaries(runs[2])})
 
     def at_chosen_lr():
         """The scalars of Table 1's runs at each row's chosen learning rate (every seed)."""
@@ -137,10 +146,8 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
         "pilot": lambda: pilot_table(collect_scalars(runs)),
         "pixel_range": lambda: pixel_range_choice(collect_scalars(runs), pilot_rates(out)),
         "rates": range_and_rates,
-        "claims": lambda: verdict_table(present({
-            "scalars": lambda: collect_scalars([r for r in runs[:2] if r.exists()]),
-            "histograms": lambda: collect_histograms(runs[0]),
-            "summaries": lambda: collect_summaries(runs[2])})),
+        "claims": lambda: verdict_table(claim_tables()),
+        "verdicts": lambda: strict_table(claim_tables()),
         "beyond_curves": lambda: error_curves(at_chosen_lr(), CURVE_TITLES),
         "beyond_table": lambda: table1(collect_summaries(runs)),
     }
@@ -194,7 +201,7 @@ def saved_or_runs(out: Path, scale: str, experiment: str, runs: Path) -> Path:
 
 
 # Artefacts that judge runs rather than draw them: they never start training.
-DRAW_ONLY = ("claims", "pixel_range", "rates")
+DRAW_ONLY = ("claims", "verdicts", "pixel_range", "rates")
 # Experiments whose rows train, at --scale long, at the rate the pilot chose for each on
 # validation (the paper's protocol; results/tables/pilot_long.csv), one command per job.
 AT_CHOSEN_LR = ("fig11", "table1")
