@@ -7,6 +7,7 @@
     python scripts/reproduce.py fig01                      # Shapeset-3x2 samples (no runs)
     python scripts/reproduce.py table1 dataset.root=../shared/datasets   # + Hydra overrides
     python scripts/reproduce.py beyond_table               # Table 1 + the rows beyond the paper
+    python scripts/reproduce.py report                     # results/REPORT.md from results/
 
 Runs come from `python -m glorot_repro.train experiment=<experiment> scale=<scale>` (a Hydra
 multirun, conf/experiment/<experiment>.yaml) into runs/<experiment>_<scale>. Artefacts that
@@ -17,8 +18,8 @@ At --scale long the jobs are always started, so rerunning the command resumes th
 from their checkpoints (finished ones end at once); --draw draws the runs as they are. There,
 Fig. 11's and Table 1's rows each train at the rate the pilot chose (<out>/tables/pilot_long.csv).
 Figures go to <out>/figures/<artefact>.png and .pdf, tables to <out>/tables/<artefact>.md and .csv
-(at --scale long: <out>/figures/long/, <out>/tables/<artefact>_long). At --scale long each run
-set's tidy tables are saved as CSV in <out>/data/long/<experiment>/<runs dir's name>/, and the
+(at --scale long: <out>/figures/long/, <out>/tables/<artefact>_long). At --scale cpu and long each run
+set's tidy tables are saved as CSV in <out>/data/<scale>/<experiment>/<runs dir's name>/, and the
 artefact is drawn from every run set saved there (the long runs are hours each, so sets trained
 at different times, e.g. each activation's pilot, add up); with no runs, it redraws from those
 CSVs alone, without training.
@@ -51,6 +52,9 @@ ARTEFACTS = {
     # Shapeset's pixel range and each row's rate at 200k updates (analysis/claims.py's rules), from
     # experiment=rates' runs beside the Fig. 11 set's (its [0,1] runs at the pilot's rates).
     "pixel_range": ("rates", "fig11"), "rates": ("rates", "fig11"),
+    # <out>/REPORT.md, every number filled from the committed series and tables
+    # (glorot_repro/analysis/report/); trains nothing.
+    "report": (),
 }
 
 # At --scale long, Table 1's Shapeset column comes from the Fig. 11 set's runs (their budget),
@@ -86,6 +90,7 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
     from glorot_repro.analysis.paper import (FIG2_TOP, FIG3_TANH, FIG10_TANH_N, FIG11, FIG12_MNIST,
                                              NOTEBOOK_LABEL, NOTEBOOK_MNIST_COST)
     from glorot_repro.analysis.pilot import pilot_table
+    from glorot_repro.analysis.report import render
     from glorot_repro.analysis.strict import strict_table
     from glorot_repro.analysis.table import choose_lr, table1
 
@@ -148,6 +153,7 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
         "rates": range_and_rates,
         "claims": lambda: verdict_table(claim_tables()),
         "verdicts": lambda: strict_table(claim_tables()),
+        "report": lambda: render(out),
         "beyond_curves": lambda: error_curves(at_chosen_lr(), CURVE_TITLES),
         "beyond_table": lambda: table1(collect_summaries(runs)),
     }
@@ -159,13 +165,17 @@ SEPARATE_SCALES = ("long", "paper")
 
 
 def write(result, out: Path, artefact: str, scale: str) -> list[Path]:
-    """A figure as PNG and PDF under <out>/figures; a table as Markdown and CSV under <out>/tables.
+    """A figure as PNG and PDF under <out>/figures; a table as Markdown and CSV under <out>/tables;
+    the report as <out>/REPORT.md.
     At the long and paper scales: <out>/figures/<scale>/<artefact>, <out>/tables/<artefact>_<scale>."""
     import pandas as pd
 
     from glorot_repro.analysis.figures.style import save
-    from glorot_repro.analysis.table import to_markdown
+    from glorot_repro.analysis.table import records_markdown, to_markdown
 
+    if isinstance(result, str):  # the report: one file at every scale
+        (out / "REPORT.md").write_text(result)
+        return [out / "REPORT.md"]
     separate = scale in SEPARATE_SCALES
     if isinstance(result, pd.DataFrame):
         stem = out / "tables" / (f"{artefact}_{scale}" if separate else artefact)
@@ -176,15 +186,6 @@ def write(result, out: Path, artefact: str, scale: str) -> list[Path]:
                                            else records_markdown(result))
         return [stem.with_suffix(".md"), stem.with_suffix(".csv")]
     return save(result, out / "figures" / (scale if separate else "") / artefact)
-
-
-def records_markdown(table) -> str:
-    """A Markdown table of a DataFrame's rows as they are (floats to 4 significant digits)."""
-    def cell(v) -> str:  # a | inside a cell (|z|) would split it
-        return f"{v:.4g}" if isinstance(v, float) else str(v).replace("|", "\\|")
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
 
 
 def series_dir(out: Path, scale: str, experiment: str) -> Path:
@@ -200,6 +201,9 @@ def saved_or_runs(out: Path, scale: str, experiment: str, runs: Path) -> Path:
     return saved if is_series_dir(saved) and not any(runs.rglob("summary.json")) else runs
 
 
+# Scales whose run sets keep their tidy tables as CSV under <out>/data/<scale>/ (the report reads
+# them; smoke runs are throwaway).
+SAVED_SCALES = ("cpu", "long")
 # Artefacts that judge runs rather than draw them: they never start training.
 DRAW_ONLY = ("claims", "verdicts", "pixel_range", "rates")
 # Experiments whose rows train, at --scale long, at the rate the pilot chose for each on
@@ -296,7 +300,7 @@ def main() -> None:
     for experiment, where in zip(experiments, runs):
         ensure_runs(experiment, args.scale, where, args.rerun, args.draw or args.artefact in DRAW_ONLY,
                     args.overrides, args.out)
-        if args.scale == "long" and not is_series_dir(where):
+        if args.scale in SAVED_SCALES and not is_series_dir(where):
             saved = series_dir(args.out, args.scale, experiment)
             for path in save_series(where, saved / where.name):
                 print(path)

@@ -144,3 +144,12 @@ def to_markdown(table: pd.DataFrame) -> str:
                          f"{hit.paper_curve.iloc[0]:.1f} at {hit.updates.iloc[0]:,} updates")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def records_markdown(table) -> str:
+    """A Markdown table of a DataFrame's rows as they are (floats to 4 significant digits)."""
+    def cell(v) -> str:  # a | inside a cell (|z|) would split it
+        return f"{v:.4g}" if isinstance(v, float) else str(v).replace("|", "\\|")
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
