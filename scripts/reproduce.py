@@ -173,8 +173,13 @@ def write(result, out: Path, artefact: str, scale: str) -> list[Path]:
     from glorot_repro.analysis.figures.style import save
     from glorot_repro.analysis.table import records_markdown, to_markdown
 
-    if isinstance(result, str):  # the report: one file at every scale
+    if isinstance(result, str):  # the report: one file at every scale, and the README's findings
+        from glorot_repro.analysis.report import render_readme
         (out / "REPORT.md").write_text(result)
+        readme = out.resolve().parent / "README.md"
+        if readme.exists():
+            readme.write_text(render_readme(readme.read_text(), out))
+            return [out / "REPORT.md", readme]
         return [out / "REPORT.md"]
     separate = scale in SEPARATE_SCALES
     if isinstance(result, pd.DataFrame):

@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO
 from glorot_repro.analysis import report
 from glorot_repro.analysis.report.data import Results
-from glorot_repro.analysis.report.sections import SECTIONS
+from glorot_repro.analysis.report.sections import README, SECTIONS
 
 
 def test_committed_report_is_the_render_of_the_committed_results():
@@ -19,7 +19,7 @@ def test_committed_report_is_the_render_of_the_committed_results():
 
 
 def test_every_section_has_its_template_and_every_template_a_section():
-    assert {p.stem for p in report.TEMPLATES.glob("*.md")} == set(SECTIONS)
+    assert {p.stem for p in report.TEMPLATES.glob("*.md")} == set(SECTIONS) | set(README)
 
 
 def test_a_placeholder_without_a_value_names_its_section(tmp_path, monkeypatch):
@@ -37,3 +37,18 @@ def test_report_command_writes_the_report(tmp_path):
                           "--out", str(tmp_path / "results")], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     assert (tmp_path / "results" / "REPORT.md").read_text() == (REPO / "results" / "REPORT.md").read_text()
+
+
+def test_docs_paper_lists_the_papers_table1():
+    """docs/paper.md states the numbers analysis/paper.py encodes."""
+    from glorot_repro.analysis.paper import TABLE1
+    text = (REPO / "docs" / "paper.md").read_text()
+    for row in TABLE1.values():
+        for value in row.values():
+            assert f"{value:.2f}" in text, value
+
+
+def test_readme_findings_are_the_render_of_the_committed_results():
+    readme = (REPO / "README.md").read_text()
+    assert report.render_readme(readme, REPO / "results") == readme, \
+        "README.md's findings are stale: python scripts/reproduce.py report"

@@ -177,7 +177,7 @@ def weight_gradients_drift_apart(scalars: pd.DataFrame) -> Verdict:
 def sigmoid_top_layer_saturates_and_escapes(scalars: pd.DataFrame) -> Verdict:
     """Fig. 2 (4 hidden layers), on MNIST, where the escape comes within a CPU's reach: the top
     hidden layer drops to 0 quickly, then slowly escapes while the layer below falls. The rule
-    follows the paper's own escape (paper.md §8): top 0.03 -> 0.07 (2.3x) while layer 3 falls
+    follows the paper's own escape (docs/paper.md §6): top 0.03 -> 0.07 (2.3x) while layer 3 falls
     from about 0.8 to 0.4. (Until the first long run, the rule asked for a top layer >= 0.2,
     which the paper's Fig. 2 itself never reaches; results/REPORT.md says so.)"""
     match = rows(scalars, activation="sigmoid", init="standard", depth=4, dataset="mnist")

@@ -5,7 +5,7 @@ Protocol (paper Sec. 2.3, Table 1): for each row (activation, init, pre-training
 learning rate is chosen on validation error from a grid; here the grid point with the lowest
 validation error averaged over seeds (a rate at which any seed diverged is not eligible). The cell
 is the test error at that rate, mean +- std over seeds. The paper bolds entries that are
-"statistically different from non-bold ones" at p = 0.005 without naming the test (paper.md §6);
+"statistically different from non-bold ones" at p = 0.005 without naming the test (docs/paper.md §5);
 we use Welch's two-sided t-test over seeds against the best row of the column. A row is bold when
 it has at least 2 seeds, the test cannot tell it from the best row, and its seeds' range overlaps
 the best row's (with 2 seeds a row the test is weak: a row whose every seed is worse than every
@@ -47,7 +47,7 @@ def paper_curve_at(readings: list[Reading], row: tuple[str, str, str], update: i
     """The paper's curve for `row` read at `update` (within the readings' 5% x error), else nan:
     Table 1 is the paper's error after 2.5-5M updates; a run that stopped sooner is compared with
     the paper's curve where it stopped (Fig. 11's "Sigmoid" is its 4-layer net, which sits with
-    the 5-layer one at 83.5% until about 700k updates: paper.md §8)."""
+    the 5-layer one at 83.5% until about 700k updates: docs/paper.md §6)."""
     label = curve_label(*row)
     at = [r.value for r in readings if r.series == label and abs(r.update - update) <= 0.05 * r.update]
     return at[0] if at else math.nan

@@ -8,7 +8,7 @@ from pathlib import Path
 from string import Formatter
 
 from glorot_repro.analysis.report.data import Results
-from glorot_repro.analysis.report.sections import SECTIONS
+from glorot_repro.analysis.report.sections import README, SECTIONS
 
 TEMPLATES = Path(__file__).parent / "sections"
 
@@ -19,7 +19,7 @@ class Unfilled(KeyError):
 
 def render_section(name: str, results: Results) -> str:
     template = (TEMPLATES / f"{name}.md").read_text()
-    values = SECTIONS[name](results)
+    values = (SECTIONS | README)[name](results)
     try:
         return Formatter().vformat(template, (), values).rstrip("\n")
     except KeyError as missing:
@@ -29,3 +29,19 @@ def render_section(name: str, results: Results) -> str:
 def render(root: Path = Path("results")) -> str:
     results = Results(root)
     return "\n\n".join(render_section(name, results) for name in SECTIONS) + "\n"
+
+
+def block_marks(name: str) -> tuple[str, str]:
+    return f"<!-- generated: {name} -->", f"<!-- end: {name} -->"
+
+
+def render_readme(readme: str, root: Path = Path("results")) -> str:
+    """`readme` with each generated block (between block_marks) rendered afresh from its
+    template; text outside the blocks stays as written."""
+    results = Results(root)
+    for name in README:
+        start, end = block_marks(name)
+        head, rest = readme.split(start, 1)
+        _, tail = rest.split(end, 1)
+        readme = f"{head}{start}\n{render_section(name, results)}\n{end}{tail}"
+    return readme

@@ -19,14 +19,15 @@ from glorot_repro.analysis.surfaces import cost_surface
 from glorot_repro.analysis.table import P_VALUE, records_markdown, welch_p
 
 Values = dict[str, object]
-SECTIONS: dict[str, Callable[[Results], Values]] = {}
+SECTIONS: dict[str, Callable[[Results], Values]] = {}  # results/REPORT.md, in this order
+README: dict[str, Callable[[Results], Values]] = {}  # the README's generated blocks
 
 
-def section(name: str):
+def section(name: str, into: dict = SECTIONS):
     """Register a values function for the template sections/<name>.md (report order = this
     module's order)."""
     def register(values: Callable[[Results], Values]):
-        SECTIONS[name] = values
+        into[name] = values
         return values
     return register
 
@@ -271,3 +272,39 @@ def compute(results: Results) -> Values:
 @section("out_of_reach")
 def out_of_reach(results: Results) -> Values:
     return {"fig02_end": fig02(results)["shapeset_end"]}
+
+
+def cell(text: str) -> str:
+    """Text for a Markdown table cell: a | (as in |z|) would split it."""
+    return text.replace("|", "\\|")
+
+
+@section("findings", into=README)
+def findings(results: Results) -> Values:
+    """The README's findings: the headline numbers of the report's sections."""
+    at_init, f2, f3, f11, t1 = (fig06_08(results), fig02(results), fig03(results),
+                                fig11(results), table1(results))
+    levels = claims.horizon_levels(results.fig11, (claims.HORIZON_UPDATES[0],)).set_index("row")
+    table = results.strict.set_index("name").verdict
+    mnist = results.table("table1_long")
+    mnist = mnist[mnist.dataset == "mnist"]
+    good = mnist[mnist.activation != "sigmoid"]["mean"]
+    sigmoid = mnist[(mnist.activation == "sigmoid") & (mnist.init == "standard")]["mean"].iloc[0]
+    return {"standard_shrink": at_init["standard_shrink"],
+            "normalized_shrink": at_init["normalized_shrink"],
+            "fig2_measured": f2["mnist_measured"], "fig2_verdict": f2["mnist_verdict"],
+            **{key: f2[key] for key in ("paper_top_40k", "paper_top_escape", "paper_escape")},
+            "fig3_measured": cell(f3["measured"]), "fig3_verdict": table["tanh_layer_by_layer"],
+            "fig9_measured": cell(fig09(results)["measured"]),
+            "fig10_measured": cell(fig10(results)["measured"]),
+            "fig3_paper": f3["paper"],
+            **{f"{name}_{col}": levels.loc[row, col] for name, row in (("tanh", "Tanh"),
+               ("tanh_n", "Tanh N"), ("softsign", "Softsign")) for col in ("ours", "std", "paper")},
+            "gap": f11["gap"], "gap_p": f11["gap_p"], "fig11_verdict": table["fig11_at_200k"],
+            "fig10_verdict": table["tanh_n_together"], "fig9_verdict": table["weight_gradients_apart"],
+            "mnist_low": good.min(), "mnist_high": good.max(), "sigmoid": sigmoid,
+            "paper_mnist_low": min(TABLE1[r]["mnist"] for r in claims.TABLE1_ROWS if r[0] != "sigmoid"),
+            "paper_mnist_high": max(TABLE1[r]["mnist"] for r in claims.TABLE1_ROWS if r[0] != "sigmoid"),
+            "paper_sigmoid": TABLE1[("sigmoid", "standard")]["mnist"],
+            "mnist_verdict": table["mnist_rows"], "table": t1["table"],
+            "mnist_updates": t1["mnist_updates"]}
