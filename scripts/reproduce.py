@@ -258,7 +258,7 @@ def row_overrides(experiment: str, scale: str, overrides: list[str], out: Path) 
 def ensure_runs(experiment: str, scale: str, runs: Path, rerun: bool, draw_only: bool,
                 overrides: list[str], out: Path) -> None:
     """Train the experiment's runs into `runs` unless they can be reused. At the long scale, whose
-    jobs outlast a session, the jobs are always started: unfinished ones resume from their
+    jobs run for hours and may be stopped, the jobs are always started: unfinished ones resume from their
     last checkpoint and finished ones end at once (`draw_only` draws the runs as they are)."""
     from glorot_repro.analysis.collect import is_series_dir
     if is_series_dir(runs):

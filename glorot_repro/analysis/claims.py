@@ -178,8 +178,8 @@ def sigmoid_top_layer_saturates_and_escapes(scalars: pd.DataFrame) -> Verdict:
     """Fig. 2 (4 hidden layers), on MNIST, where the escape comes within a CPU's reach: the top
     hidden layer drops to 0 quickly, then slowly escapes while the layer below falls. The rule
     follows the paper's own escape (docs/paper.md §6): top 0.03 -> 0.07 (2.3x) while layer 3 falls
-    from about 0.8 to 0.4. (Until the first long run, the rule asked for a top layer >= 0.2,
-    which the paper's Fig. 2 itself never reaches; results/REPORT.md says so.)"""
+    from about 0.8 to 0.4. (It first asked for a top layer >= 0.2 after the escape, which the
+    paper's Fig. 2 itself never reaches; the report lists the change.)"""
     match = rows(scalars, activation="sigmoid", init="standard", depth=4, dataset="mnist")
     top = series(match, tags.layer("act", 4, "mean"))
     below = series(match, tags.layer("act", 3, "mean"))

@@ -247,8 +247,10 @@ def rates(results: Results) -> Values:
 
 @section("verdicts")
 def verdict_tables(results: Results) -> Values:
+    f2 = fig02(results)
     return {"claims": records_markdown(results.claims).rstrip("\n"),
-            "strict": records_markdown(results.strict).rstrip("\n")}
+            "strict": records_markdown(results.strict).rstrip("\n"),
+            "paper_top_escape": f2["paper_top_escape"], "paper_escape": f2["paper_escape"]}
 
 
 @section("checklist")
