@@ -36,7 +36,8 @@ def test_report_command_writes_the_report(tmp_path):
     res = subprocess.run([sys.executable, str(REPO / "scripts" / "reproduce.py"), "report",
                           "--out", str(tmp_path / "results")], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert (tmp_path / "results" / "REPORT.md").read_text() == (REPO / "results" / "REPORT.md").read_text()
+    written = (tmp_path / "results" / "REPORT.md").read_text()
+    assert written == (REPO / "results" / "REPORT.md").read_text()
 
 
 def test_docs_paper_lists_the_papers_table1():

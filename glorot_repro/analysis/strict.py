@@ -46,8 +46,8 @@ def fig11_at_200k(scalars: pd.DataFrame) -> Verdict:
     separated = gap > 0 and p < SEEDS_P
     verdict = (REPRODUCED if (judged.verdict == REPRODUCED).all() and separated
                else PARTLY if (judged.verdict != NOT).any() or gap > 0 else NOT)
-    measured = "; ".join(f"{r.row} {r.ours:.1f} ± {r.std:.1f} ({int(r.seeds)} seed{'s' * (r.seeds > 1)}): {r.verdict}"
-                         for r in judged.itertuples())
+    measured = "; ".join(f"{r.row} {r.ours:.1f} ± {r.std:.1f} ({int(r.seeds)} "
+                         f"seed{'s' * (r.seeds > 1)}): {r.verdict}" for r in judged.itertuples())
     return Verdict("Fig. 11", f"each row at the paper's curve at {update:,} updates, Tanh N below "
                    "Tanh over seeds",
                    f"{measured}; Tanh - Tanh N {gap:.1f} points, Welch p = {p:.3g}",
