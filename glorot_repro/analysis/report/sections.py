@@ -12,7 +12,7 @@ from glorot_repro import tags
 from glorot_repro.analysis import claims, strict
 from glorot_repro.analysis.collect import layer_stat
 from glorot_repro.analysis.labels import curve_label
-from glorot_repro.analysis.paper import FIG2_TOP, FIG3_TANH, FIG11, FIG11_GAP, TABLE1
+from glorot_repro.analysis.paper import FIG2_TOP, FIG3_TANH, FIG11, FIG11_GAP, JACOBIAN_SV, TABLE1
 from glorot_repro.analysis.pilot import LAST
 from glorot_repro.analysis.report.data import Results
 from glorot_repro.analysis.surfaces import cost_surface
@@ -150,6 +150,7 @@ def fig06_08(results: Results) -> Values:
         out[f"{init}_jac"] = " | ".join(f"{s.iloc[0]:.3f}" for s in jac.values())
         out[f"{init}_shrink"] = grad[max(grad)].iloc[0] / grad[1].iloc[0]
         out[f"{init}_jac_mean"] = float(np.mean([s.iloc[0] for s in jac.values()]))
+        out[f"{init}_jac_paper"] = JACOBIAN_SV[init]
         out[f"{init}_wgrad_spread"] = (max(s.iloc[0] for s in wgrad.values())
                                        / min(s.iloc[0] for s in wgrad.values()))
     return out
@@ -165,6 +166,7 @@ def fig10(results: Results) -> Values:
     p98 = claims.layers(results.fig11, "act", "abs_p98", activation="tanh", init="normalized")
     crossing = {l: claims.first_saturation(s) for l, s in p98.items()}
     return {**verdicts(results, "tanh_n_resembles_softsign", "tanh_n_together"),
+            "saturated": claims.SATURATED,
             "crossings": ", ".join(f"layer {l} at {k(u)}" for l, u in crossing.items() if u)}
 
 
