@@ -1,4 +1,4 @@
-"""Backpropagation written out with the lecture's four equations (shared/reference/lecture.md),
+"""Backpropagation written out with the lecture's four equations (docs/paper.md §4),
 for a DeepMLP: no autograd, so tests can hold the probes and autograd against it.
 
 Lecture notation -> ours: its z^l (pre-activation) is our s^l, its a^l (activation) our z^l,

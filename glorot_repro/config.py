@@ -119,7 +119,7 @@ class DatasetConf:
     n_test: int = MISSING  # Shapeset: size of the fixed test set
     valid_seed: int = 1_000_001  # Shapeset: the validation set's own seed
     test_seed: int = 1_000_002  # Shapeset: the test set's own seed
-    signed_pixels: bool = False  # paper unclear (paper.md §1): [0,1] (false) or [-1,1] (true) inputs
+    signed_pixels: bool = False  # paper unclear (docs/paper.md §1): [0,1] (false) or [-1,1] (true) inputs
 
 
 @dataclass

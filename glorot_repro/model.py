@@ -22,7 +22,7 @@ class DeepMLP(nn.Module):
         sizes = [n_inputs] + [width] * depth
         self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.output = nn.Linear(width, n_classes)
-        # The authors' code initialises the softmax layer like the hidden ones (paper.md §2).
+        # The authors' code initialises the softmax layer like the hidden ones (docs/paper.md §2).
         for layer in self.layers:
             init_linear_(layer, init)
 

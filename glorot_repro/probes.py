@@ -100,7 +100,7 @@ def layer_scalars(internals: Internals) -> dict[str, float]:
 
 def probe_scalars(model: DeepMLP, internals: Internals, jacobian_examples: int,
                   batch_size: int) -> dict[str, float]:
-    """Scalars under design.md's tags: act/, preact/, grad/, wgrad/, jacobian/."""
+    """Scalars under the tags of docs/tags.md: act/, preact/, grad/, wgrad/, jacobian/."""
     out = layer_scalars(internals)
     for l, std in tags.numbered(minibatch_wgrad_std(internals, batch_size)):
         out[tags.layer("wgrad", l, "batch_std")] = std

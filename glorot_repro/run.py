@@ -286,7 +286,7 @@ class Run:
         return self.summary
 
     def finish(self, seconds: float) -> dict:
-        """Write summary.json (design.md's keys) and return it."""
+        """Write summary.json (the keys docs/tags.md lists) and return it."""
         if self.status == "running":
             self.status = "completed"
         p = self.progress

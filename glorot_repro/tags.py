@@ -1,4 +1,4 @@
-"""Every TensorBoard tag the project writes and reads (reference/design.md, contract), built and
+"""Every TensorBoard tag the project writes and reads (docs/tags.md), built and
 parsed here only, and the layer numbering they carry.
 
 Layer numbering, the paper's: hidden layers l = 1..D in forward order (z^l, s^l, delta^l);

@@ -377,7 +377,7 @@ def main() -> None:
         probed, lean = "probed" + graphed, "lean" + graphed
         if {probed, lean} <= medians.keys():
             print(f"  probing costs {100 * (1 - medians[probed] / medians[lean]):.1f}% of {lean}")
-    # The arithmetic ceiling (issue 13): what the whole update would run at if every product went
+    # The arithmetic ceiling: what the whole update would run at if every product went
     # at the faster of the large product's rate and the kernel's in-cache rate, and how much of
     # that each mode uses.
     flops = update_flops(width, depth)

@@ -7,6 +7,7 @@
     python scripts/reproduce.py fig01                      # Shapeset-3x2 samples (no runs)
     python scripts/reproduce.py table1 dataset.root=../shared/datasets   # + Hydra overrides
     python scripts/reproduce.py beyond_table               # Table 1 + the rows beyond the paper
+    python scripts/reproduce.py report                     # results/REPORT.md from results/
 
 Runs come from `python -m glorot_repro.train experiment=<experiment> scale=<scale>` (a Hydra
 multirun, conf/experiment/<experiment>.yaml) into runs/<experiment>_<scale>. Artefacts that
@@ -17,8 +18,8 @@ At --scale long the jobs are always started, so rerunning the command resumes th
 from their checkpoints (finished ones end at once); --draw draws the runs as they are. There,
 Fig. 11's and Table 1's rows each train at the rate the pilot chose (<out>/tables/pilot_long.csv).
 Figures go to <out>/figures/<artefact>.png and .pdf, tables to <out>/tables/<artefact>.md and .csv
-(at --scale long: <out>/figures/long/, <out>/tables/<artefact>_long). At --scale long each run
-set's tidy tables are saved as CSV in <out>/data/long/<experiment>/<runs dir's name>/, and the
+(at --scale long: <out>/figures/long/, <out>/tables/<artefact>_long). At --scale cpu and long each run
+set's tidy tables are saved as CSV in <out>/data/<scale>/<experiment>/<runs dir's name>/, and the
 artefact is drawn from every run set saved there (the long runs are hours each, so sets trained
 at different times, e.g. each activation's pilot, add up); with no runs, it redraws from those
 CSVs alone, without training.
@@ -44,6 +45,8 @@ ARTEFACTS = {
     "beyond_curves": ("table1", "beyond"), "beyond_table": ("table1", "beyond"),
     # The paper's claims the long runs bear on, each measured and judged (glorot_repro/analysis/claims.py).
     "claims": ("fig11", "fig02_mnist", "table1"),
+    # The strict rules beside the claims' rules they replace (glorot_repro/analysis/strict.py).
+    "verdicts": ("fig11", "fig02_mnist", "table1"),
     # The learning rates of the long runs, chosen on validation (glorot_repro/analysis/pilot.py).
     "pilot": ("pilot",),
     # Shapeset's pixel range and each row's rate at 200k updates (analysis/claims.py's rules), from
@@ -52,6 +55,9 @@ ARTEFACTS = {
     "pixel_range_curves": ("rates", "fig11"),
     # Fig. 11's rows judged against the paper's readings at 200k, 500k and 1M updates.
     "horizon": ("fig11",),
+    # <out>/REPORT.md, every number filled from the committed series and tables
+    # (glorot_repro/analysis/report/); trains nothing.
+    "report": (),
 }
 
 # At --scale long, Table 1's Shapeset column comes from the Fig. 11 set's runs (their budget),
@@ -89,6 +95,8 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
     from glorot_repro.analysis.paper import (FIG2_TOP, FIG3_TANH, FIG10_TANH_N, FIG11, FIG12_MNIST,
                                              NOTEBOOK_LABEL, NOTEBOOK_MNIST_COST)
     from glorot_repro.analysis.pilot import pilot_table
+    from glorot_repro.analysis.report import render
+    from glorot_repro.analysis.strict import strict_table
     from glorot_repro.analysis.table import choose_lr, table1
 
     def present(tables: dict) -> dict:
@@ -100,6 +108,12 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
             except FileNotFoundError:
                 pass
         return out
+
+    def claim_tables() -> dict:
+        """The claims' tables from the runs of the Fig. 11 set, Fig. 2 on MNIST and Table 1."""
+        return present({"scalars": lambda: collect_scalars([r for r in runs[:2] if r.exists()]),
+                        "histograms": lambda: collect_histograms(runs[0]),
+                        "summaries": lambda: collect_summaries(runs[2])})
 
     def at_chosen_lr():
         """The scalars of Table 1's runs at each row's chosen learning rate (every seed)."""
@@ -148,10 +162,9 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
             {r: f"Shapeset-3x2, pixels in {r}" for r in PIXEL_RANGES.values()},
             {r: FIG11 for r in PIXEL_RANGES.values()}),
         "horizon": lambda: horizon_levels(collect_scalars(runs)),
-        "claims": lambda: verdict_table(present({
-            "scalars": lambda: collect_scalars([r for r in runs[:2] if r.exists()]),
-            "histograms": lambda: collect_histograms(runs[0]),
-            "summaries": lambda: collect_summaries(runs[2])})),
+        "claims": lambda: verdict_table(claim_tables()),
+        "verdicts": lambda: strict_table(claim_tables()),
+        "report": lambda: render(out),
         "beyond_curves": lambda: error_curves(at_chosen_lr(), CURVE_TITLES),
         "beyond_table": lambda: table1(collect_summaries(runs)),
     }
@@ -166,13 +179,22 @@ LONG_SCALES = ("long", "horizon")
 
 
 def write(result, out: Path, artefact: str, scale: str) -> list[Path]:
-    """A figure as PNG and PDF under <out>/figures; a table as Markdown and CSV under <out>/tables.
+    """A figure as PNG and PDF under <out>/figures; a table as Markdown and CSV under <out>/tables;
+    the report as <out>/REPORT.md.
     At the long and paper scales: <out>/figures/<scale>/<artefact>, <out>/tables/<artefact>_<scale>."""
     import pandas as pd
 
     from glorot_repro.analysis.figures.style import save
-    from glorot_repro.analysis.table import to_markdown
+    from glorot_repro.analysis.table import records_markdown, to_markdown
 
+    if isinstance(result, str):  # the report: one file at every scale, and the README's findings
+        from glorot_repro.analysis.report import render_readme
+        (out / "REPORT.md").write_text(result)
+        readme = out.resolve().parent / "README.md"
+        if readme.exists():
+            readme.write_text(render_readme(readme.read_text(), out))
+            return [out / "REPORT.md", readme]
+        return [out / "REPORT.md"]
     separate = scale in SEPARATE_SCALES
     if isinstance(result, pd.DataFrame):
         stem = out / "tables" / (f"{artefact}_{scale}" if separate else artefact)
@@ -183,17 +205,6 @@ def write(result, out: Path, artefact: str, scale: str) -> list[Path]:
                                            else records_markdown(result))
         return [stem.with_suffix(".md"), stem.with_suffix(".csv")]
     return save(result, out / "figures" / (scale if separate else "") / artefact)
-
-
-def records_markdown(table) -> str:
-    """A Markdown table of a DataFrame's rows as they are (floats to 4 significant digits)."""
-    def cell(v) -> str:  # a | inside a cell (|z|) would split it
-        if isinstance(v, float):
-            return "" if v != v else f"{v:.4g}"  # nan: a cell not run
-        return str(v).replace("|", "\\|")
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
 
 
 def series_dir(out: Path, scale: str, experiment: str) -> Path:
@@ -209,8 +220,11 @@ def saved_or_runs(out: Path, scale: str, experiment: str, runs: Path) -> Path:
     return saved if is_series_dir(saved) and not any(runs.rglob("summary.json")) else runs
 
 
+# Scales whose run sets keep their tidy tables as CSV under <out>/data/<scale>/ (the report reads
+# them; smoke runs are throwaway).
+SAVED_SCALES = ("cpu", "long", "horizon")
 # Artefacts that judge runs rather than draw them: they never start training.
-DRAW_ONLY = ("claims", "pixel_range", "rates", "pixel_range_curves", "horizon")
+DRAW_ONLY = ("claims", "verdicts", "pixel_range", "rates", "pixel_range_curves", "horizon")
 # Experiments whose rows train, at --scale long, at the rate the pilot chose for each on
 # validation (the paper's protocol; results/tables/pilot_long.csv), one command per job.
 AT_CHOSEN_LR = ("fig11", "table1")
@@ -284,7 +298,7 @@ def row_overrides(experiment: str, scale: str, overrides: list[str], out: Path) 
 def ensure_runs(experiment: str, scale: str, runs: Path, rerun: bool, draw_only: bool,
                 overrides: list[str], out: Path) -> None:
     """Train the experiment's runs into `runs` unless they can be reused. At the long scale, whose
-    jobs outlast a session, the jobs are always started: unfinished ones resume from their
+    jobs run for hours and may be stopped, the jobs are always started: unfinished ones resume from their
     last checkpoint and finished ones end at once (`draw_only` draws the runs as they are)."""
     from glorot_repro.analysis.collect import is_series_dir
     if is_series_dir(runs):
@@ -331,7 +345,7 @@ def main() -> None:
     for experiment, where in zip(experiments, runs):
         ensure_runs(experiment, args.scale, where, args.rerun, args.draw or args.artefact in DRAW_ONLY,
                     args.overrides, args.out)
-        if args.scale in LONG_SCALES and not is_series_dir(where):
+        if args.scale in SAVED_SCALES and not is_series_dir(where):
             saved = series_dir(args.out, args.scale, experiment)
             for path in save_series(where, saved / where.name):
                 print(path)

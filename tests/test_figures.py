@@ -90,7 +90,7 @@ def test_saturation_readings_mirror_about_zero():
 
 def test_fig2_cost_panel_draws_the_notebooks_readings_under_their_own_label():
     """Fig. 2 on MNIST: below the activations, our training cost beside the public notebook's
-    validation cost (paper.md §8), labelled as the notebook's, never as the paper's."""
+    validation cost (docs/paper.md §6), labelled as the notebook's, never as the paper's."""
     from glorot_repro.analysis.figures.training import mean_std_bars
     from glorot_repro.analysis.paper import NOTEBOOK_LABEL, NOTEBOOK_MNIST_COST
     steps = (0, 200_000, 400_000)

@@ -88,7 +88,7 @@ def test_delta_is_the_per_example_gradient_wrt_preactivation():
 
 
 def test_lecture_logistic_regression_example_through_backprop():
-    """lecture.md '(slightly less simple) Example' as layer 1 of a DeepMLP, in the project's own
+    """docs/paper.md §4's worked example as layer 1 of a DeepMLP, in the project's own
     backprop: w0 x0 = -2, w1 x1 = 6, s = 1, y_hat = 0.73, dy_hat/ds = 0.20, dy_hat/dw0 = -0.20,
     dy_hat/dw1 = -0.39 (w0=2, x0=-1, w1=-3, x1=-2, w2=-3 the bias). Whatever dC/dz^1 = g the
     softmax layer above sends down, BP2-BP4 must give dC/ds^1 = 0.20 g, dC/dW^1 = (-0.20 g,

@@ -1,5 +1,5 @@
 """Shapeset's rasteriser against pygame itself, the original generator's renderer
-(shared/reference/shapeset.md §1, §8): the same vertices must give the same pixels."""
+(docs/shapeset.md §1): the same vertices must give the same pixels."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,5 @@
 """Run dirs that nothing can corrupt: one process per run dir, event files verified record by
-record, stacks with a diverged replica, foreign content, stops during pre-training (issue 16)."""
+record, stacks with a diverged replica, foreign content, stops during pre-training."""
 import json
 import logging
 import shutil

@@ -9,6 +9,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from glorot_repro.analysis.collect import collect_histograms, collect_scalars
+from glorot_repro.analysis.table import records_markdown
 from glorot_repro.compose import compose_config
 from glorot_repro.analysis.figures.style import plt
 from glorot_repro.config import CONF_DIR, register_configs, validate
@@ -254,7 +255,7 @@ def test_horizon_rows_train_at_the_200k_choices(tmp_path, capsys):
 
 def test_records_markdown_escapes_pipes_in_cells():
     """A claim's text such as "98th pct of |z|" stays one cell of its row."""
-    md = reproduce_module().records_markdown(pd.DataFrame({"measured": ["98th pct of |z|"], "n": [1.5]}))
+    md = records_markdown(pd.DataFrame({"measured": ["98th pct of |z|"], "n": [1.5]}))
     assert md.splitlines()[2] == "| 98th pct of \\|z\\| | 1.5 |"
 
 

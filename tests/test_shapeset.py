@@ -1,4 +1,4 @@
-"""Shapeset-3x2 against the statistics of shared/reference/shapeset.md (§1-4, §8).
+"""Shapeset-3x2 against the statistics of docs/shapeset.md (§1-5).
 
 Tolerances come from the sample size: about 4 standard errors, so a correct generator fails with
 probability far below 1e-3 whatever the seed, while a wrong rule (prior, scale, overlap) fails.
@@ -95,7 +95,7 @@ def test_one_pixel_margin(batch):
 
 
 def test_object_areas(batch):
-    # §2: areas drawn by pygame from the original code span 20-528 px², median about 133
+    # §5: areas drawn by pygame from the original code span 20-528 px², median about 133
     # (single-object images, pixels != background); a pixel-centre fill would give about 113.
     scene, images = batch
     levels = grey_levels(images)
@@ -116,7 +116,7 @@ def test_object_areas(batch):
 
 
 def test_overlap_rarely_above_half(batch):
-    # §3 (pygame's fill): the covered fraction of object 1 had mean 0.12, was nonzero in 67% of
+    # §5 (pygame's fill): the covered fraction of object 1 had mean 0.12, was nonzero in 67% of
     # two-object images and exceeded 0.5 in 0.18%.
     scene, _ = batch
     two = scene.has_second

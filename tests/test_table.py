@@ -71,6 +71,20 @@ def test_cells_bold_and_paper_numbers():
     assert md.index("Softsign N") < md.index("Tanh N") < md.index("Sigmoid")  # the paper's order
 
 
+def test_one_seed_rows_and_rows_apart_from_the_best_are_never_bold():
+    """Two seeds make Welch's test weak: a row whose seeds all lie above the best row's is not
+    bold even where p >= 0.005, and a one-seed row, which the test cannot judge, never is."""
+    runs = runs_table({
+        ("mnist", "softsign", "standard", 0.03): [(v, v) for v in (1.72, 1.77)],
+        ("mnist", "tanh", "normalized", 0.03): [(v, v) for v in (1.73, 1.81)],
+        ("mnist", "sigmoid", "normalized", 0.03): [(v, v) for v in (62.03, 88.65)],
+        ("mnist", "sigmoid", "standard", 0.03): [(1.76, 1.76)]})
+    table = table1(runs).set_index(["activation", "init"])
+    assert table.p_vs_best[("sigmoid", "normalized")] >= 0.005  # the test alone would bold it
+    assert table.bold.to_dict() == {("softsign", "standard"): True, ("tanh", "normalized"): True,
+                                    ("sigmoid", "normalized"): False, ("sigmoid", "standard"): False}
+
+
 def test_best_criterion_reads_the_early_stopping_columns():
     runs = runs_table({("mnist", "tanh", "standard", 0.03): [(3.0, 2.0), (3.0, 4.0)]})
     assert table1(runs, "best")["mean"].item() == pytest.approx(2.0)

@@ -1,4 +1,4 @@
-"""Tests of the real-dataset loaders (glorot_repro.data.vision), sizes from paper.md §1."""
+"""Tests of the real-dataset loaders (glorot_repro.data.vision), sizes from docs/paper.md §1."""
 from __future__ import annotations
 
 import os

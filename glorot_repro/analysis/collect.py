@@ -1,5 +1,5 @@
 """From trees of run dirs to tidy tables: one row per (run, tag, step). The event files are the
-single source of truth (design.md); each run's config comes from its `.hydra/config.yaml`.
+single source of truth (docs/tags.md); each run's config comes from its `.hydra/config.yaml`.
 
 Every collector takes one root or several (e.g. Table 1's runs and the beyond-the-paper runs);
 a run is named by its path from its root's parent, so names from different roots never clash.

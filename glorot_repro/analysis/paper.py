@@ -1,5 +1,5 @@
 """The paper's own numbers, in one place: Table 1 as printed, and readings off its training-curve
-figures (reference/paper.md §8: pixel measurements of the published plots, about ±2 points and
+figures (docs/paper.md §6: pixel measurements of the published plots, about ±2 points and
 ±5% on the x-axis). Figures draw the readings as markers "paper (read off Fig. N)" beside our
 curves; they are never our results. Every x position is in SGD updates (the paper's examples
 seen / 10, its "epochs" x 20k)."""
@@ -37,6 +37,9 @@ def _table(figure: int, rows: dict[str, list[tuple[int, float]]]) -> list[Readin
             for series, points in rows.items() for update, value in points]
 
 
+# Sec. 4.2.2: the mean singular value of the layer-to-layer Jacobian at initialisation, tanh.
+JACOBIAN_SV = {"standard": 0.5, "normalized": 0.8}
+
 # Fig. 11, Shapeset test error (%). Softsign's curve is the paper's unlabelled-init "Softsign";
 # the sigmoid curve is the depth-4 net. "Tanh N" 34-35 at 500k is drawn at 34.5.
 FIG11 = _table(11, {
@@ -67,7 +70,7 @@ FIG10_TANH_N = _table(10, {f"Layer {l}": [(80_000, 1.0)] for l in range(1, 6)})
 FIG2_TOP = _table(2, {"Layer 4": [(40_000, 0.03), (1_940_000, 0.03), (2_800_000, 0.07)]})
 # Fig. 2 on MNIST, which the paper does not show: a public notebook's 4x1000 sigmoid net (standard
 # init, lr 0.01, minibatch 10) kept its validation cost near 2.30 until about 280k updates, then
-# 2.21 at 300k, 1.71 at 320k, 0.85 at 400k (paper.md §8, "Elsewhere"). Not the paper's numbers.
+# 2.21 at 300k, 1.71 at 320k, 0.85 at 400k (docs/paper.md §6). Not the paper's numbers.
 NOTEBOOK_MNIST_COST = _table(2, {"cost": [(280_000, 2.30), (300_000, 2.21), (320_000, 1.71),
                                           (400_000, 0.85)]})
-NOTEBOOK_LABEL = "public notebook, validation cost (paper.md §8)"
+NOTEBOOK_LABEL = "public notebook, validation cost"

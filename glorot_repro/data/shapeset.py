@@ -1,6 +1,6 @@
 """Shapeset-3x2, the synthetic dataset of Glorot & Bengio (2010), generated online in batches.
 
-Follows `shared/reference/shapeset.md` sections 1-4 (geometry, grey levels, object count, overlap
+Follows docs/shapeset.md §1-4 (geometry, grey levels, object count, overlap
 rule, labels). The original draws one image at a time with numpy and rasterises with pygame; here
 every step, pygame's polygon fill included (`polygon_masks`), is a torch operation over the whole batch, driven by one `torch.Generator`, so the same
 seed gives the same images (on CPU) and the stream can be checkpointed with `get_state`.
@@ -137,7 +137,7 @@ def overlap_estimate(local1: torch.Tensor, centre1: torch.Tensor, area1: torch.T
 
 
 def polygon_masks(vertices: torch.Tensor) -> torch.Tensor:
-    """(B, 32, 32) bool: the pixels pygame.draw.polygon(surface, colour, vertices, 0) fills (§1, §8).
+    """(B, 32, 32) bool: the pixels pygame.draw.polygon(surface, colour, vertices, 0) fills (§1).
 
     vertices (B, V, 2) as (x = column, y = row). pygame's rule, reproduced step by step so that a
     pixel drawn here equals the one the original generator draws from the same vertices:

@@ -1,4 +1,4 @@
-"""Real-image datasets of the paper (paper.md §1), loaded whole into memory as CPU tensors.
+"""Real-image datasets of the paper (docs/paper.md §1), loaded whole into memory as CPU tensors.
 
 * MNIST: 50k train / 10k valid / 10k test, 28x28 = 784 inputs.
 * CIFAR-10: 40k train / 10k valid / 10k test, 32x32x3 = 3072 inputs.
@@ -6,7 +6,7 @@
 
 Every loader returns a :class:`~glorot_repro.data.splits.Splits` whose inputs are float32
 ``(N, n_inputs)`` in [0, 1] and whose labels are int64. The paper describes no preprocessing, so
-pixels are only divided by 255 (paper.md §1 marks the [0, 1] range as a choice).
+pixels are only divided by 255 (docs/paper.md §1 marks the [0, 1] range as a choice).
 
 The paper carves its validation sets out of the official training files but does not say how;
 here a seeded random permutation (:func:`seeded_split`, shared by all three loaders) picks them,
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["load_mnist", "load_cifar10", "load_small_imagenet", "seeded_split", "scaled_count"]
 
-# Sizes from paper.md §1.
+# Sizes from docs/paper.md §1.
 MNIST_TRAIN_FILE_SIZE = 60_000
 MNIST_VALID_SIZE = 10_000
 CIFAR_TRAIN_FILE_SIZE = 50_000
@@ -159,7 +159,7 @@ def _mnist_part(root: Path, train: bool, layout: str) -> tuple[torch.Tensor, tor
 
 
 def load_mnist(root: str | os.PathLike, download: bool = False, split_seed: int = 0) -> Splits:
-    """MNIST as in paper.md §1: 50k train / 10k valid / 10k test, 784 inputs in [0, 1].
+    """MNIST as in docs/paper.md §1: 50k train / 10k valid / 10k test, 784 inputs in [0, 1].
 
     The 10k validation images are drawn from the 60k official training file by a permutation
     seeded with ``split_seed``; the other 50k are the training set. The test set is the official
@@ -287,7 +287,7 @@ def _read_cifar_batch(path: Path, n_classes: int, layout: str) -> tuple[np.ndarr
 
 
 def load_cifar10(root: str | os.PathLike, download: bool = False, split_seed: int = 0) -> Splits:
-    """CIFAR-10 as in paper.md §1: 40k train / 10k valid / 10k test, 3072 inputs in [0, 1].
+    """CIFAR-10 as in docs/paper.md §1: 40k train / 10k valid / 10k test, 3072 inputs in [0, 1].
 
     The 10k validation images are drawn from the 50k official training images (the five
     ``data_batch_*`` files, concatenated in order) by a permutation seeded with ``split_seed``;
@@ -397,7 +397,7 @@ def _scan_image_folder(folder: Path, layout: str) -> tuple[list[str], list[tuple
 
 
 def _decode_image(path: str) -> np.ndarray:
-    """One image file -> uint8 (37, 37) grey, as the paper's Small-ImageNet inputs (paper.md §1).
+    """One image file -> uint8 (37, 37) grey, as the paper's Small-ImageNet inputs (docs/paper.md §1).
 
     Grey via PIL's 'L' conversion (ITU-R 601 luma), then a bilinear resize, which PIL antialiases
     when shrinking. For JPEGs, ``draft`` first lets libjpeg decode at a reduced scale (never below
@@ -474,7 +474,7 @@ def _save_cache(cache: Path, classes: list[str], files: list[tuple[str, int, int
 
 def load_small_imagenet(root: str | os.PathLike, split_seed: int = 0, n_valid: int = 10_000,
                         n_test: int = 10_000) -> Splits:
-    """Small-ImageNet as in paper.md §1: 90k train / 10k valid / 10k test, 37x37 grey = 1369 inputs.
+    """Small-ImageNet as in docs/paper.md §1: 90k train / 10k valid / 10k test, 37x37 grey = 1369 inputs.
 
     Reads the ImageFolder tree ``<root>/small_imagenet/<class_name>/*`` (class indices from the
     sorted folder names). Each image is converted to grey, resized to 37x37 (bilinear,

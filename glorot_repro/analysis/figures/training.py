@@ -93,7 +93,7 @@ def saturation_panels(scalars: pd.DataFrame, panels: list[tuple[str, str]],
     their standard deviation (lines), during training; one panel per (activation, init).
 
     percentile="abs" draws +-(98th percentile of |z|), the paper's markers, which mirror each
-    other about 0 (reference/paper.md §8); "signed" draws the 2nd and 98th percentiles of z."""
+    other about 0 (docs/paper.md §6); "signed" draws the 2nd and 98th percentiles of z."""
     tails = {"abs": (("abs_p98", 1), ("abs_p98", -1)), "signed": (("p98", 1), ("p02", 1))}[percentile]
     fig, axes = plt.subplots(len(panels), 1, figsize=(6.5, 3.2 * len(panels)), sharex=True,
                              squeeze=False)
