@@ -80,8 +80,9 @@ def tanh_layer_by_layer(scalars: pd.DataFrame) -> Verdict:
     in_order = all(ordered(w) for w in runs)
     verdict = (REPRODUCED if in_order and all(on_time(w) for w in runs)
                else PARTLY if in_order else NOT)
-    measured = "; ".join("seed: " + ", ".join(f"layer {l} at {u:,}" for l, u in w.items()
-                                               if u is not None) for w in runs)
+    measured = "; ".join(f"run {k}: " + ", ".join(f"layer {l} at {u:,}" for l, u in w.items()
+                                                   if u is not None)
+                         for k, w in enumerate(runs, start=1))
     return Verdict("Fig. 3", "tanh (standard init) saturates layer by layer, when the paper's does",
                    f"98th pct of |z| >= {claims.SATURATED}, {measured}",
                    "layer 1 by 80k updates, layer 2 by 320-400k, layer 3 by 720k",
