@@ -72,13 +72,10 @@ CURVE_TITLES = {"shapeset": "Shapeset-3x2, 5 hidden layers", "mnist": "MNIST, 5 
 
 
 def pilot_rates(out: Path) -> dict[tuple[str, str], float]:
-    """The pilot's rate for each Shapeset row of experiment=rates on [0,1] pixels."""
     import pandas as pd
 
-    from glorot_repro.analysis.pilot import chosen_lr
-    pilot = pd.read_csv(out / "tables" / "pilot_long.csv")
-    return {(a, i): chosen_lr(pilot, "shapeset", a, i, False)
-            for a in ("tanh", "softsign") for i in ("standard", "normalized")}
+    from glorot_repro.analysis.pilot import shapeset_rates
+    return shapeset_rates(pd.read_csv(out / "tables" / "pilot_long.csv"))
 
 
 def draw(artefact: str, runs: list[Path], out: Path = Path("results")):

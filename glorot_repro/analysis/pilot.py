@@ -49,3 +49,10 @@ def chosen_lr(table: pd.DataFrame, dataset: str, activation: str, init: str,
         raise LookupError(f"no pilot choice for {'/'.join(map(str, key.values()))} "
                           f"(piloted: {piloted or 'none'})")
     return float(match.lr.iloc[0])
+
+
+def shapeset_rates(table: pd.DataFrame, signed_pixels: bool = False) -> dict[tuple[str, str], float]:
+    """The pilot's rate for each tanh and softsign row on Shapeset ({(activation, init): lr}):
+    the rates experiment=rates and the pixel-range rule start from."""
+    return {(a, i): chosen_lr(table, "shapeset", a, i, signed_pixels)
+            for a in ("tanh", "softsign") for i in ("standard", "normalized")}

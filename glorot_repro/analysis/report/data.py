@@ -47,6 +47,13 @@ class Results:
         return collect_summaries(self.long / "table1")
 
     @cached_property
+    def rates(self) -> pd.DataFrame | None:
+        """Scalars of experiment=rates (each Shapeset row at 200k updates on a pixel range and at
+        a rate), or None before its first run set is saved."""
+        saved = self.long / "rates"
+        return collect_scalars(saved) if saved.exists() else None
+
+    @cached_property
     def diagnostic(self) -> pd.DataFrame:
         return collect_scalars(self.long / "diagnostic")
 

@@ -13,7 +13,7 @@ from glorot_repro.analysis import claims, strict
 from glorot_repro.analysis.collect import layer_stat
 from glorot_repro.analysis.labels import curve_label
 from glorot_repro.analysis.paper import FIG2_TOP, FIG3_TANH, FIG11, FIG11_GAP, JACOBIAN_SV, TABLE1
-from glorot_repro.analysis.pilot import LAST
+from glorot_repro.analysis.pilot import LAST, shapeset_rates
 from glorot_repro.analysis.report.data import Results
 from glorot_repro.analysis.surfaces import cost_surface
 from glorot_repro.analysis.table import P_VALUE, records_markdown, welch_p
@@ -247,6 +247,47 @@ def rates(results: Results) -> Values:
         lines.append(f"| {dataset} | {'[-1,1]' if signed else '[0,1]'} | {curve_label(a, i)} | "
                      + " | ".join(cells) + f" | {chosen.index[0]:g}{note} |")
     return {"table": "\n".join(lines), "last": LAST, "updates": k(pilot.updates.max())}
+
+
+RANGE_NAMES = {False: "[0,1]", True: "[-1,1]"}
+
+
+def range_part(results: Results) -> str:
+    """The pixel-range choice and the rates chosen on it, as far as their runs have gone."""
+    if results.rates is None:
+        return "Not run yet: no series under `results/data/long/rates/`."
+    scalars = pd.concat([results.rates, results.fig11], ignore_index=True)
+    choice = claims.pixel_range_choice(scalars, shapeset_rates(results.table("pilot_long")))
+    chosen = bool(choice[choice.chosen].signed_pixels.iloc[0])
+    counts = {RANGE_NAMES[bool(s)]: ", ".join(f"{(t.verdict == v).sum()} {v}"
+                                              for v in (claims.REPRODUCED, claims.PARTLY))
+              for s, t in choice.groupby("signed_pixels")}
+    shown = choice.assign(pixels=choice.signed_pixels.map(RANGE_NAMES)).drop(
+        columns=["signed_pixels", "chosen"])
+    text = [f"Each range at the pilot's rates, one seed a row, cell by cell "
+            f"(`python scripts/reproduce.py pixel_range --scale long`, "
+            f"`results/tables/pixel_range_long.md`):", "",
+            records_markdown(shown[["pixels", *shown.columns[:-1]]]).rstrip("\n"), "",
+            "Cells per range: " + "; ".join(f"{r}: {c}" for r, c in counts.items())
+            + f". **Chosen: {RANGE_NAMES[chosen]}.**", "",
+            "![Both ranges, 200k updates](figures/long/pixel_range_curves.png)"]
+    rates = claims.rate_choice(scalars, chosen)
+    if rates.groupby(["activation", "init"]).lr.nunique().max() > 1:
+        text += ["", "Rates on the chosen range (validation error averaged over the last "
+                 f"{claims.RATE_LAST} evaluations; `python scripts/reproduce.py rates --scale long`):",
+                 "", records_markdown(rates).rstrip("\n")]
+    else:
+        text += ["", "The rates' neighbours on the chosen range are not run yet."]
+    return "\n".join(text)
+
+
+@section("horizon")
+def horizon(results: Results) -> Values:
+    return {"level_points": claims.LEVEL_POINTS, "level_seeds": claims.LEVEL_SEEDS,
+            "horizon_updates": ", ".join(k(u) for u in claims.HORIZON_UPDATES),
+            "gap_at": k(claims.GAP_AT), "gap_points": claims.GAP_POINTS,
+            "gap_test": claims.GAP_P, "rate_last": claims.RATE_LAST,
+            "range_part": range_part(results)}
 
 
 @section("verdicts")
