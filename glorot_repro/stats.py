@@ -43,6 +43,15 @@ def histogram(t: torch.Tensor, lo: float, hi: float, bins: int) -> Histogram:
                      flat.double().sum().item(), flat.double().pow(2).sum().item())
 
 
+def span(t: torch.Tensor, margin: float = 0.25) -> tuple[float, float]:
+    """A histogram range for values of no known range: the tensor's [min, max] widened by
+    `margin` of its width on each side, so that later steps that spread wider still fall inside
+    the bins before they reach the end ones."""
+    lo, hi = (v.item() for v in torch.aminmax(t.detach().flatten().float()))
+    pad = margin * (hi - lo) if hi > lo else 1.0
+    return lo - pad, hi + pad
+
+
 def mean_singular_value(jacobians: torch.Tensor) -> float:
     """Average over a batch (k, n, n) of Jacobians of the mean of each one's singular values
     (paper Sec. 4.2.2: ~0.5 for tanh with standard init, ~0.8 with normalized).
