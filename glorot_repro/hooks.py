@@ -15,6 +15,7 @@ those feeding the output are layer D+1's. Statistics, tags and histograms are th
 """
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Callable
@@ -40,6 +41,10 @@ WEIGHTED_TYPES = (nn.Linear, _ConvNd)
 RANGES = {cls: VALUE_RANGES[name] for name, cls in MODULES.items()}
 HOW_TO_NAME = ("name them in modules= as types (nn.GELU), instances (model.act) or qualified "
                "names (\"layers.0.linear1\": a Linear or conv named so gives its output as s^l)")
+
+COMPILED_AFTER = ("watch: this model was compiled after watch(), and its compiled code runs none "
+                  "of watch's hooks, so nothing is logged; watch the compiled model instead, "
+                  "watch(torch.compile(model), ...): its logging steps then run in eager mode")
 
 
 @dataclass
@@ -233,6 +238,9 @@ class WatchHandle:
     # Every forward pays these two calls, which return at once between logging steps: counting
     # backward passes instead would put a hook on every step's output, a measurable cost.
     def _before_forward(self, module, args):
+        if torch.compiler.is_compiling():  # traced into a graph compiled after watch()
+            warnings.warn(COMPILED_AFTER, stacklevel=2)
+            return
         if self._busy or not torch.is_grad_enabled():
             return  # our own pass on the probe batch, or an evaluation
         if self._pending is not None:  # the due step's forward had no backward: not its step

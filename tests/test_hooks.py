@@ -244,6 +244,12 @@ def test_layout_draws_every_layer_of_each_statistic_it_has():
     # Regexes matched from the start of a tag: each names exactly one of the tags.
     assert [[t for t in tags if re.match(r, t)] for r in std.multiline.tag] == [
         ["act/layer1/std"], ["theory/act/layer1/std"], ["act/layer2/std"], ["act/layer10/std"]]
+    # Weights of a layer fed by several modules: beside the layer's place, by name.
+    wgrad = {"wgrad/layer1/std", "wgrad/layer2[b.conv2]/std", "wgrad/layer2[b.down.0]/std"}
+    chart = next(c for cat in layout(tags | wgrad).category for c in cat.chart
+                 if c.title.startswith("Eq. 14"))
+    assert [[t for t in wgrad if re.match(r, t)] for r in chart.multiline.tag] == [
+        ["wgrad/layer1/std"], ["wgrad/layer2[b.conv2]/std"], ["wgrad/layer2[b.down.0]/std"]]
     margin = charts["Fig. 2: activation mean +- std"].margin.series
     assert [(s.value, s.lower, s.upper) for s in margin] == [
         (f"act/layer{l}/mean", f"act/layer{l}/mean_minus_std", f"act/layer{l}/mean_plus_std")
