@@ -18,6 +18,7 @@ from __future__ import annotations
 import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable
 
 import torch
@@ -66,8 +67,10 @@ class _Forward:
     weighted: dict = field(default_factory=dict)  # a Linear/conv output's grad_fn -> the module
     order: dict = field(default_factory=dict)  # module -> when it first ran
 
+    @cached_property
     def feeders(self) -> list[list[nn.Module]]:
-        """The weighted modules feeding layers 1..D and, last, the output (layer D+1)."""
+        """The weighted modules feeding layers 1..D and, last, the output (layer D+1); read once
+        the output is known."""
         starts = [layer.node for layer in self.layers] + [self.out.grad_fn]
         return feeders(starts, {layer.node for layer in self.layers if layer.node is not None},
                        self.z_nodes, self.weighted, self.order)
@@ -171,21 +174,21 @@ def _internals(rec: _Forward, grads: dict[int, torch.Tensor], per_example: float
 
     deltas = [found(layer.s) for layer in rec.layers]
     wgrad, by_module = [], {}
-    for l, modules in enumerate(rec.feeders(), start=1):
+    for l, modules in enumerate(rec.feeders, start=1):
         gs = {m: found(m.weight) for m in modules}
-        gs = {m: g / examples for m, g in gs.items() if g is not None}
+        gs = {m: g if examples == 1 else g / examples for m, g in gs.items() if g is not None}
         wgrad.append(next(iter(gs.values())) if len(gs) == 1 else None)
         if len(gs) > 1:
             by_module |= {(l, names[m]): g for m, g in gs.items()}
     return Internals(rec.x.detach(), [layer.pre for layer in rec.layers],
                      [layer.act for layer in rec.layers],
-                     [None if d is None else d * per_example for d in deltas],
+                     [None if d is None or per_example == 1 else d * per_example for d in deltas],
                      found(rec.out) * per_example, wgrad, by_module)
 
 
 def _weights(rec: _Forward) -> list[nn.Parameter]:
     """The weights of every module that feeds a layer or the output, once each."""
-    return list({id(m.weight): m.weight for ms in rec.feeders() for m in ms}.values())
+    return list({id(m.weight): m.weight for ms in rec.feeders for m in ms}.values())
 
 
 def _first_tensor(out):
