@@ -182,7 +182,7 @@ def _internals(rec: _Forward, grads: dict[int, torch.Tensor], per_example: float
             by_module |= {(l, names[m]): g for m, g in gs.items()}
     return Internals(rec.x.detach(), [layer.pre for layer in rec.layers],
                      [layer.act for layer in rec.layers],
-                     [None if d is None or per_example == 1 else d * per_example for d in deltas],
+                     [d if d is None or per_example == 1 else d * per_example for d in deltas],
                      found(rec.out) * per_example, wgrad, by_module)
 
 

@@ -18,7 +18,7 @@ from glorot_repro.losses import cost
 from glorot_repro.model import DeepMLP
 from glorot_repro.probes import layer_internals, run_probes
 
-from conftest import scalars
+from conftest import mlp_by_hand, scalars
 
 
 def p98(t):
@@ -57,16 +57,10 @@ def test_watch_logs_a_user_mlp_on_its_training_minibatches(tmp_path):
         opt.zero_grad()
         F.cross_entropy(model(x), y).backward()
         opt.step()
-        s1 = twin[0](x)
-        z1 = torch.tanh(s1)
-        s2 = twin[2](z1)
-        z2 = torch.sigmoid(s2)
-        for s in (s1, s2):
-            s.retain_grad()
         twin_opt.zero_grad()
-        F.cross_entropy(twin[4](z2), y).backward()
+        layers = mlp_by_hand(twin, x, y, torch.tanh, torch.sigmoid)
         if step % 3 == 0:
-            for l, (s, z, linear) in enumerate([(s1, z1, twin[0]), (s2, z2, twin[2])], start=1):
+            for l, (s, z, linear) in enumerate(layers, start=1):
                 expected |= {(tag, step): v
                              for tag, v in expected_layer(l, s, z, 10 * s.grad).items()}
                 expected[(f"wgrad/layer{l}/std", step)] = linear.weight.grad.std().item()

@@ -15,7 +15,7 @@ from torch.utils.tensorboard import SummaryWriter
 from glorot_repro.hooks import COMPILED_AFTER, watch
 from glorot_repro.stats import span
 
-from conftest import scalars
+from conftest import mlp_by_hand, scalars
 
 
 class Recorder:
@@ -196,15 +196,8 @@ def test_a_reused_activation_in_float64_to_1e_10():
     handle = watch(model, rec, every=1)
     F.cross_entropy(model(x), y).backward()
     handle.remove()
-    s1 = twin[0](x)
-    z1 = torch.tanh(s1)
-    s2 = twin[2](z1)
-    z2 = torch.tanh(s2)
-    for s in (s1, s2):
-        s.retain_grad()
-    F.cross_entropy(twin[4](z2), y).backward()
     expected = {}
-    for l, (s, z, linear) in enumerate([(s1, z1, twin[0]), (s2, z2, twin[2])], start=1):
+    for l, (s, z, linear) in enumerate(mlp_by_hand(twin, x, y, torch.tanh, torch.tanh), start=1):
         expected |= {**moments(f"act/layer{l}", z), **moments(f"preact/layer{l}", s),
                      **moments(f"grad/layer{l}", 9 * s.grad),
                      **moments(f"wgrad/layer{l}", linear.weight.grad)}
