@@ -47,10 +47,10 @@ threads or two runs of 1 thread each the better use? Each setting runs in fresh 
 two runs started together), `lean` alone, and counts total model-updates/s, over the repeats.
 
 --watch-models answers what glorot_repro.hooks.watch costs on the models people train:
-torchvision's resnet18 (minibatch 32x3x32x32, 10 classes) and a small Transformer (4 post-norm
-encoder layers, d_model 128, 4 heads, feed-forward 512 with F.gelu, watched at its linear1
-outputs by qualified name; minibatch 32 sequences of 32 tokens), each trained by SGD plainly and
-watched at every=1, 10 and 100 (copies of one init), in interleaved windows of --watch-steps
+torchvision's resnet18 (minibatch 32x3x32x32, 10 classes) and a small Transformer (2 post-norm
+encoder layers, d_model 64, 4 heads, feed-forward 256 with F.gelu, watched at its linear1
+outputs by qualified name; minibatch 32 sequences of 16 tokens), each trained by SGD plainly and
+watched at every=1, 10 and 100 (--watch-every; copies of one init), in interleaved windows of --watch-steps
 steps, --repeats windows per mode. Per mode: ms/step, median (min, max) over windows; its ratio
 to plain, the median of the windows' ratios (each window against the plain window beside it)
 and the ratio of all its steps' time to plain's (what every=100 costs on average: one window in
@@ -255,13 +255,10 @@ def threads_vs_processes(updates: int, repeats: int, defer: int) -> dict[str, li
     return totals
 
 
-WATCH_EVERY = (1, 10, 100)
-
-
 class SmallTransformer(torch.nn.Module):
     """A small Transformer classifier: its feed-forward GELU is F.gelu, a function."""
 
-    def __init__(self, width: int = 128, depth: int = 4, classes: int = 10):
+    def __init__(self, width: int = 64, depth: int = 2, classes: int = 10):
         super().__init__()
         layer = torch.nn.TransformerEncoderLayer(width, 4, 4 * width, activation="gelu",
                                                  batch_first=True)
@@ -276,10 +273,10 @@ def watch_subjects(names: list[str]) -> dict:
     """name -> (a model, its minibatches, what watch is told in modules=)."""
     import torchvision
     gen = torch.Generator().manual_seed(0)
-    shapes = {"resnet18": (3, 32, 32), "transformer": (32, 128)}
+    shapes = {"resnet18": (3, 32, 32), "transformer": (16, 64)}
     builders = {"resnet18": lambda: (torchvision.models.resnet18(num_classes=10), None),
                 "transformer": lambda: (SmallTransformer(), [f"encoder.layers.{i}.linear1"
-                                                             for i in range(4)])}
+                                                             for i in range(2)])}
     out = {}
     for name in names:
         torch.manual_seed(0)
@@ -290,9 +287,10 @@ def watch_subjects(names: list[str]) -> dict:
     return out
 
 
-def watch_models(names: list[str], steps: int, repeats: int) -> dict[str, dict[str, dict]]:
-    """For each model: plain and watched at every=1, 10, 100, interleaved; then a logging step's
-    parts. Returns model -> mode -> its numbers (ms/step, ratios) and model -> "parts" -> ms."""
+def watch_models(names: list[str], steps: int, repeats: int,
+                 cadences: list[int]) -> dict[str, dict[str, dict]]:
+    """For each model: plain and watched at each of `cadences` (every=...), interleaved; then a
+    logging step's parts. Returns model -> mode -> its numbers (ms/step, ratios) and model -> "parts" -> ms."""
     import copy
 
     from glorot_repro.hooks import _capture, _Hooks
@@ -301,7 +299,7 @@ def watch_models(names: list[str], steps: int, repeats: int) -> dict[str, dict[s
     results = {}
     for name, (model, batches, modules) in watch_subjects(names).items():
         loops, logdirs = {}, []
-        for mode in ["plain"] + [f"every={k}" for k in WATCH_EVERY]:
+        for mode in ["plain"] + [f"every={k}" for k in cadences]:
             net = copy.deepcopy(model)
             if mode != "plain":
                 logdirs.append(tempfile.mkdtemp(prefix="bench_watch_"))
@@ -405,6 +403,8 @@ def main() -> None:
                         help="comma-separated, of resnet18, transformer: hooks.watch's cost on them")
     parser.add_argument("--watch-steps", type=int, default=10,
                         help="steps per timed window of --watch-models")
+    parser.add_argument("--watch-every", default="1,10,100",
+                        help="comma-separated cadences of --watch-models, beside plain")
     parser.add_argument("--modes",
                         default="plain,watched,lean,lean-torch,probed,replicas,replicas-torch",
                         help="comma-separated modes to run (plain always runs: the reference); "
@@ -425,7 +425,8 @@ def main() -> None:
         names = args.watch_models.split(",")
         if set(names) - {"resnet18", "transformer"}:
             parser.error(f"unknown --watch-models {names}; valid: resnet18, transformer")
-        results = watch_models(names, args.watch_steps, args.repeats)
+        results = watch_models(names, args.watch_steps, args.repeats,
+                               [int(k) for k in args.watch_every.split(",")])
         if args.json_out:
             with open(args.json_out, "w") as f:
                 json.dump(results, f)
