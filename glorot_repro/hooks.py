@@ -113,15 +113,17 @@ class _Hooks:
         """Forward hooks on the activations and the weighted modules, recording the pass that
         follows on input x until stop(); no other pass carries them."""
         rec = _Forward(x)
+        running: list[_Layer] = []  # the activations whose forward has begun, not ended (nested)
 
         def before_activation(module, args):
             s = args[0]
-            rec.layers.append(_Layer(s, _copy(s), None, RANGES.get(type(module)), s.grad_fn))
+            running.append(_Layer(s, _copy(s), None, RANGES.get(type(module)), s.grad_fn))
+            rec.layers.append(running[-1])
             if getattr(module, "inplace", False):  # z^l would overwrite s^l: work on a copy
                 return (s.clone(), *args[1:])
 
         def on_activation(module, args, out):
-            rec.layers[-1].act = _copy(out)
+            running.pop().act = _copy(out)
             if out.grad_fn is not None:
                 rec.z_nodes.add(out.grad_fn)
 

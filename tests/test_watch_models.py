@@ -232,3 +232,31 @@ def test_histogram_ranges_of_unknown_activations_come_from_the_first_logged_step
         assert (tanh["min"], tanh["max"]) == (-1.0, 1.0)
     first = rec.histograms[("act/layer1", 0)]["bucket_counts"]
     assert sum(first) == 8 * 6 and first[0] == first[-1] == 0  # nothing piled at an edge
+
+
+class Doubled(nn.Module):
+    """A block named in modules= that holds an activation of its own."""
+
+    def __init__(self):
+        super().__init__()
+        self.act = nn.Tanh()
+
+    def forward(self, s):
+        return 2 * self.act(s)
+
+
+def test_a_named_block_and_the_activation_inside_it_are_two_layers():
+    """In the order their forwards begin: the block (s^1 its input, z^1 = 2 tanh(s^1)), then its
+    Tanh (the same input, z^2 = tanh(s^1)); the Linear before them feeds both."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), Doubled(), nn.Linear(4, 2))
+    x, y = torch.randn(5, 3), torch.tensor([0, 1, 0, 1, 0])
+    rec = Recorder()
+    handle = watch(model, rec, every=1, modules=["1"])
+    F.cross_entropy(model(x), y).backward()
+    handle.remove()
+    s = model[0](x).detach()
+    for l, z in ((1, 2 * torch.tanh(s)), (2, torch.tanh(s))):
+        assert rec.scalars[(f"act/layer{l}/std", 0)] == pytest.approx(z.std().item(), rel=1e-6)
+        assert rec.scalars[(f"preact/layer{l}/std", 0)] == pytest.approx(s.std().item(), rel=1e-6)
+    assert rec.scalars[("wgrad/layer1/std", 0)] == rec.scalars[("wgrad/layer2/std", 0)]
