@@ -68,8 +68,16 @@ def layout(logged: Iterable[str]) -> layout_pb2.Layout:
     if series:
         categories.append(layout_pb2.Category(title=MARGIN_CATEGORY, chart=[layout_pb2.Chart(
             title=MARGIN[0], margin=layout_pb2.MarginChartContent(series=series))]))
+    # Weights logged by module, where several feed one layer (wgrad/layer7[layer2.0.conv2]/std):
+    # drawn beside the layer's own tag.
+    by_module: dict[tuple[str, str, int], list[str]] = {}
+    for t in sorted(logged):
+        parsed = tags.parse(t)
+        if parsed and parsed.module and not parsed.theory:
+            by_module.setdefault((parsed.quantity, parsed.stat, parsed.layer), []).append(t)
     charts = []
-    for title, wanted in [(t, [_tag(q, s, l) for l in layers for q, s in stats])
+    for title, wanted in [(t, [tag for l in layers for q, s in stats
+                               for tag in [_tag(q, s, l), *by_module.get((q, s, l), [])]])
                           for t, stats in MULTILINE] + [(ERROR_CHART, list(tags.ERRORS))]:
         present = [_exactly(t) for t in wanted if t in logged]
         if present:

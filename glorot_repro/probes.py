@@ -2,7 +2,7 @@
 6-10 plot. Runs only at logging steps, so the training step itself carries no hooks or copies."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -24,8 +24,11 @@ class Internals:
     grad: list[torch.Tensor | None]
     logit_grad: torch.Tensor  # dC_x/ds^{D+1} at the softmax's input, per probe example
     # dC/dW^l, l = 1..D+1, of the mean cost over the probe set; None where hooks cannot tell
-    # which weight feeds a layer
+    # which weight feeds a layer, or where several do
     wgrad: list[torch.Tensor | None]
+    # Where several weighted modules feed layer l (a net with branches, read by hooks): dC/dW of
+    # each, by (l, the module's qualified name); wgrad[l - 1] is None there
+    wgrad_by_module: dict[tuple[int, str], torch.Tensor] = field(default_factory=dict)
 
 
 def layer_internals(model: DeepMLP, x: torch.Tensor, y: torch.Tensor, loss: str) -> Internals:
@@ -95,6 +98,8 @@ def layer_scalars(internals: Internals) -> dict[str, float]:
         out |= {tags.layer("grad", l, k): v for k, v in moments(d).items()}
     for l, g in tags.numbered(internals.wgrad):
         out |= {tags.layer("wgrad", l, k): v for k, v in moments(g).items()}
+    for (l, name), g in internals.wgrad_by_module.items():
+        out |= {tags.feeder("wgrad", l, name, k): v for k, v in moments(g).items()}
     return out
 
 
@@ -121,6 +126,8 @@ def probe_histograms(act_ranges: list[tuple[float, float]], internals: Internals
             for l, d in tags.numbered(internals.grad)}
     out |= {tags.layer("wgrad", l): histogram(g, -wgrad_range, wgrad_range, bins)
             for l, g in tags.numbered(internals.wgrad)}
+    out |= {tags.feeder("wgrad", l, name): histogram(g, -wgrad_range, wgrad_range, bins)
+            for (l, name), g in internals.wgrad_by_module.items()}
     return out
 
 

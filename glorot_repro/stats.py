@@ -36,11 +36,23 @@ class Histogram:
 def histogram(t: torch.Tensor, lo: float, hi: float, bins: int) -> Histogram:
     """Binned on the tensor's own device (one transfer of `bins` numbers, not of the values)."""
     flat = t.detach().flatten().float()
-    counts = torch.histc(flat.clamp(lo, hi), bins=bins, min=lo, max=hi)
     mn, mx = torch.aminmax(flat)
+    # Clamped (a copy) only when some values lie beyond the range: histc drops those.
+    inside = flat if lo <= mn.item() and mx.item() <= hi else flat.clamp(lo, hi)
+    counts = torch.histc(inside, bins=bins, min=lo, max=hi)
     edges = torch.linspace(lo, hi, bins + 1, dtype=torch.float64)
+    wide = flat.double()
     return Histogram(edges.tolist(), counts.tolist(), mn.item(), mx.item(), flat.numel(),
-                     flat.double().sum().item(), flat.double().pow(2).sum().item())
+                     wide.sum().item(), torch.dot(wide, wide).item())
+
+
+def span(t: torch.Tensor, margin: float = 0.25) -> tuple[float, float]:
+    """A histogram range for values of no known range: the tensor's [min, max] widened by
+    `margin` of its width on each side, so that later steps that spread wider still fall inside
+    the bins before they reach the end ones."""
+    lo, hi = (v.item() for v in torch.aminmax(t.detach().flatten().float()))
+    pad = margin * (hi - lo) if hi > lo else 1.0
+    return lo - pad, hi + pad
 
 
 def mean_singular_value(jacobians: torch.Tensor) -> float:

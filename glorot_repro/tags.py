@@ -8,6 +8,9 @@ paper's per-layer figures show the hidden layers: `is_hidden`.
     error/{train,valid,test}, loss/train          percent wrong, mean cost (Figs. 11, 12)
     <quantity>/layer<l>/<stat>                    a probe's scalar: act/layer3/std
     <quantity>/layer<l>                           its histogram: act/layer3
+    wgrad/layer<l>[<module>]/<stat>               one of several weights feeding layer l, by the
+                                                  module's qualified name (hooks.watch on a net
+                                                  with branches): wgrad/layer7[layer2.0.conv2]/std
     theory/<quantity>/layer<l>/std                eqs. 5-7's prediction beside act/grad/wgrad
     pretrain/layer<l>/reconstruction              the denoising auto-encoder's cost (Sec. 2.3)
 """
@@ -29,6 +32,12 @@ def layer(quantity: str, l: int, stat: str | None = None) -> str:
     return f"{quantity}/layer{l}" + (f"/{stat}" if stat else "")
 
 
+def feeder(quantity: str, l: int, module: str, stat: str | None = None) -> str:
+    """wgrad/layer7[layer2.0.conv2]/std: the statistic of one of the weighted modules feeding
+    layer l, named by its qualified name; without a stat, its histogram's tag."""
+    return f"{quantity}/layer{l}[{module}]" + (f"/{stat}" if stat else "")
+
+
 def theory(quantity: str, l: int) -> str:
     """The linear-regime prediction of <quantity>/layer<l>/std (probes.theory_scalars)."""
     return "theory/" + layer(quantity, l, "std")
@@ -44,9 +53,10 @@ class LayerTag:
     layer: int
     stat: str | None  # None for a histogram
     theory: bool = False
+    module: str | None = None  # the feeder's qualified name in wgrad/layer7[layer2.0.conv2]
 
 
-_LAYER_TAG = re.compile(r"(theory/)?([a-z]+)/layer(\d+)(?:/(\w+))?")
+_LAYER_TAG = re.compile(r"(theory/)?([a-z]+)/layer(\d+)(?:\[([^\]/]+)\])?(?:/(\w+))?")
 
 
 def parse(tag: str) -> LayerTag | None:
@@ -54,8 +64,8 @@ def parse(tag: str) -> LayerTag | None:
     match = _LAYER_TAG.fullmatch(tag)
     if match is None:
         return None
-    prefix, quantity, l, stat = match.groups()
-    return LayerTag(quantity, int(l), stat, prefix is not None)
+    prefix, quantity, l, module, stat = match.groups()
+    return LayerTag(quantity, int(l), stat, prefix is not None, module)
 
 
 def numbered(per_layer: Iterable[T | None]) -> Iterator[tuple[int, T]]:

@@ -11,6 +11,7 @@
     python scripts/bench.py --modes plain,lean,lean-torch   # the compiled kernel, torch's products
     python scripts/bench.py --modes plain,lean,lean-avx2    # the AVX-512 build against the AVX2 one
     python scripts/bench.py --threads-vs-processes --updates 300   # 1 process x 2 threads, 2 x 1
+    python scripts/bench.py --watch-models resnet18,transformer   # hooks.watch at every 1, 10, 100
 
 The work is the paper's: a 5x1000 tanh net on 1024 inputs (Shapeset's size), minibatch 10, SGD,
 on pre-drawn minibatches shared by all modes:
@@ -43,7 +44,18 @@ Shapeset-3x2 images/s generated on the same device.
 
 --threads-vs-processes answers another question, on the CPU: with 2 cores, is one lean run on 2
 threads or two runs of 1 thread each the better use? Each setting runs in fresh processes (the
-two runs started together), `lean` alone, and counts total model-updates/s, over the repeats."""
+two runs started together), `lean` alone, and counts total model-updates/s, over the repeats.
+
+--watch-models answers what glorot_repro.hooks.watch costs on the models people train:
+torchvision's resnet18 (minibatch 32x3x32x32, 10 classes) and a small Transformer (2 post-norm
+encoder layers, d_model 64, 4 heads, feed-forward 256 with F.gelu, watched at its linear1
+outputs by qualified name; minibatch 32 sequences of 16 tokens), each trained by SGD plainly and
+watched at every=1, 10 and 100 (--watch-every; copies of one init), in interleaved windows of --watch-steps
+steps, --repeats windows per mode. Per mode: ms/step, median (min, max) over windows; its ratio
+to plain, the median of the windows' ratios (each window against the plain window beside it)
+and the ratio of all its steps' time to plain's (what every=100 costs on average: one window in
+100 / --watch-steps holds its logging step). Then where a logging step's time goes, each part
+timed alone on one minibatch."""
 from __future__ import annotations
 
 import argparse
@@ -243,6 +255,137 @@ def threads_vs_processes(updates: int, repeats: int, defer: int) -> dict[str, li
     return totals
 
 
+class SmallTransformer(torch.nn.Module):
+    """A small Transformer classifier: its feed-forward GELU is F.gelu, a function."""
+
+    def __init__(self, width: int = 64, depth: int = 2, classes: int = 10):
+        super().__init__()
+        layer = torch.nn.TransformerEncoderLayer(width, 4, 4 * width, activation="gelu",
+                                                 batch_first=True)
+        self.encoder = torch.nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.head = torch.nn.Linear(width, classes)
+
+    def forward(self, x):
+        return self.head(self.encoder(x).mean(1))
+
+
+def watch_subjects(names: list[str]) -> dict:
+    """name -> (a model, its minibatches, what watch is told in modules=)."""
+    import torchvision
+    gen = torch.Generator().manual_seed(0)
+    shapes = {"resnet18": (3, 32, 32), "transformer": (16, 64)}
+    builders = {"resnet18": lambda: (torchvision.models.resnet18(num_classes=10), None),
+                "transformer": lambda: (SmallTransformer(), [f"encoder.layers.{i}.linear1"
+                                                             for i in range(2)])}
+    out = {}
+    for name in names:
+        torch.manual_seed(0)
+        model, modules = builders[name]()
+        batches = [(torch.randn(32, *shapes[name], generator=gen),
+                    torch.randint(0, 10, (32,), generator=gen)) for _ in range(10)]
+        out[name] = model, batches, modules
+    return out
+
+
+def watch_models(names: list[str], steps: int, repeats: int,
+                 cadences: list[int]) -> dict[str, dict[str, dict]]:
+    """For each model: plain and watched at each of `cadences` (every=...), interleaved; then a
+    logging step's parts. Returns model -> mode -> its numbers (ms/step, ratios) and model -> "parts" -> ms."""
+    import copy
+
+    from glorot_repro.hooks import _capture, _Hooks
+    from glorot_repro.probes import layer_scalars, probe_histograms
+    from glorot_repro.tblog import log_histograms, log_scalars
+    results = {}
+    for name, (model, batches, modules) in watch_subjects(names).items():
+        loops, logdirs = {}, []
+        for mode in ["plain"] + [f"every={k}" for k in cadences]:
+            net = copy.deepcopy(model)
+            if mode != "plain":
+                logdirs.append(tempfile.mkdtemp(prefix="bench_watch_"))
+                watch(net, SummaryWriter(logdirs[-1]), every=int(mode.split("=")[1]),
+                      modules=modules)
+            opt = torch.optim.SGD(net.parameters(), lr=0.01)
+
+            def run(n, net=net, opt=opt, state={"u": 0}):
+                for _ in range(n):
+                    x, y = batches[state["u"] % len(batches)]
+                    state["u"] += 1
+                    opt.zero_grad()
+                    torch.nn.functional.cross_entropy(net(x), y).backward()
+                    opt.step()
+            loops[mode] = run
+        for run in loops.values():  # warm-up: step 0, each watched mode's first logging step
+            run(1)
+        times: dict[str, list[float]] = {mode: [] for mode in loops}
+        for _ in range(repeats):
+            for mode, run in loops.items():
+                start = time.perf_counter()
+                run(steps)
+                times[mode].append(time.perf_counter() - start)
+        modes = {}
+        for mode, t in times.items():
+            ms = [1000 * w / steps for w in t]
+            modes[mode] = {"ms_per_step": statistics.median(ms), "min": min(ms), "max": max(ms),
+                           "ratio_median": statistics.median(
+                               a / b for a, b in zip(t, times["plain"])),
+                           "ratio_total": sum(t) / sum(times["plain"])}
+        # A logging step's parts, each alone: the recorded forward and backward (hooks, copies,
+        # the feeders' walk), the statistics, the TensorBoard writes.
+        hooks = _Hooks(copy.deepcopy(model), modules)
+        x, y = batches[0]
+        parts = {}
+        start = time.perf_counter()
+        internals, ranges = _capture(hooks, x, y, torch.nn.functional.cross_entropy)
+        parts["recorded forward+backward"] = time.perf_counter() - start
+        ranges = [r or (-1.0, 1.0) for r in ranges]
+        start = time.perf_counter()
+        scalars = layer_scalars(internals)
+        parts["scalars (moments, percentiles)"] = time.perf_counter() - start
+        start = time.perf_counter()
+        histograms = probe_histograms(ranges, internals, 0.1, 0.01, 101)
+        parts["histograms"] = time.perf_counter() - start
+        weights_only = copy.copy(internals)
+        weights_only.pre, weights_only.act, weights_only.grad = [], [], []
+        start = time.perf_counter()
+        layer_scalars(weights_only)
+        probe_histograms([], weights_only, 0.1, 0.01, 101)
+        parts["  of the two: weight gradients"] = time.perf_counter() - start
+        writer = SummaryWriter(tempfile.mkdtemp(prefix="bench_watch_"))
+        start = time.perf_counter()
+        log_scalars(writer, scalars, 0)
+        log_histograms(writer, histograms, 0)
+        writer.flush()
+        parts["TensorBoard writes"] = time.perf_counter() - start
+        writer.close()
+        modes["parts"] = {k: 1000 * v for k, v in parts.items()}
+        modes["parts"]["elements"] = {
+            "activations": sum(s.numel() for s in internals.pre),
+            "weight gradients": sum(g.numel() for g in internals.wgrad if g is not None)
+            + sum(g.numel() for g in internals.wgrad_by_module.values())}
+        results[name] = modes
+    return results
+
+
+def print_watch_models(results: dict, steps: int, repeats: int) -> None:
+    print(f"hooks.watch on the CPU, torch threads {torch.get_num_threads()}, windows of {steps} "
+          f"steps x {repeats} repeats per mode, interleaved; torch {torch.__version__}")
+    for name, modes in results.items():
+        print(f"{name}:")
+        for mode, r in modes.items():
+            if mode != "parts":
+                print(f"  {mode:10s} {r['ms_per_step']:8.1f} ms/step  (min {r['min']:.1f}, "
+                      f"max {r['max']:.1f})  x{r['ratio_median']:.2f} plain (median of "
+                      f"windows), x{r['ratio_total']:.2f} (all steps)")
+        parts = modes["parts"]
+        elements = parts.pop("elements")
+        print(f"  a logging step's parts, each alone on one minibatch "
+              f"({elements['activations']:,} activations, "
+              f"{elements['weight gradients']:,} weight-gradient entries):")
+        for part, ms in parts.items():
+            print(f"    {part:34s} {ms:8.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -256,6 +399,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print only a JSON dict of updates/s")
     parser.add_argument("--threads-vs-processes", action="store_true",
                         help="on the CPU: one lean run on 2 threads against two runs of 1 thread")
+    parser.add_argument("--watch-models", default=None,
+                        help="comma-separated, of resnet18, transformer: hooks.watch's cost on them")
+    parser.add_argument("--watch-steps", type=int, default=10,
+                        help="steps per timed window of --watch-models")
+    parser.add_argument("--watch-every", default="1,10,100",
+                        help="comma-separated cadences of --watch-models, beside plain")
     parser.add_argument("--modes",
                         default="plain,watched,lean,lean-torch,probed,replicas,replicas-torch",
                         help="comma-separated modes to run (plain always runs: the reference); "
@@ -272,6 +421,17 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.updates, args.repeats = 500, 1
+    if args.watch_models:
+        names = args.watch_models.split(",")
+        if set(names) - {"resnet18", "transformer"}:
+            parser.error(f"unknown --watch-models {names}; valid: resnet18, transformer")
+        results = watch_models(names, args.watch_steps, args.repeats,
+                               [int(k) for k in args.watch_every.split(",")])
+        if args.json_out:
+            with open(args.json_out, "w") as f:
+                json.dump(results, f)
+        print_watch_models(results, args.watch_steps, args.repeats)
+        return
     device = torch.device(args.device)
     defer = resolve_defer(args.defer, device)
     if args.threads_vs_processes:

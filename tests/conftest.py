@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from tbparse import SummaryReader
 
 from glorot_repro.checkpoint import CHECKPOINT, PREVIOUS, temp_path
@@ -59,6 +60,19 @@ def scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
     """Every scalar series of a run dir (its subdirs too), as tag -> [(step, value)]."""
     df = SummaryReader(str(run_dir)).scalars
     return {tag: list(zip(g.step, g.value)) for tag, g in df.groupby("tag")}
+
+
+def mlp_by_hand(twin, x, y, f1, f2):
+    """Sequential(Linear, f1, Linear, f2, Linear)'s forward and backward (mean cross-entropy)
+    written out: [(s^l, z^l, the Linear giving s^l)] for l = 1, 2, with s^l's gradient kept."""
+    s1 = twin[0](x)
+    z1 = f1(s1)
+    s2 = twin[2](z1)
+    z2 = f2(s2)
+    for s in (s1, s2):
+        s.retain_grad()
+    torch.nn.functional.cross_entropy(twin[4](z2), y).backward()
+    return [(s1, z1, twin[0]), (s2, z2, twin[2])]
 
 
 def entry_point(*args, cwd, timeout=300):

@@ -70,3 +70,16 @@ def test_update_flops_match_torchs_count_of_a_plain_update():
 def test_bench_states_the_arithmetic_ceiling(tmp_path):
     stdout, _ = bench("--modes", "plain,lean", tmp_path=tmp_path)
     assert "ceiling:" in stdout and "3x plain would need" in stdout
+
+
+def test_watch_models_reports_every_cadence_against_plain(tmp_path):
+    out = tmp_path / "watch.json"
+    res = subprocess.run([sys.executable, str(REPO / "scripts" / "bench.py"), "--watch-models",
+                          "transformer", "--watch-steps", "1", "--repeats", "1", "--json-out",
+                          str(out)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    modes = json.loads(out.read_text())["transformer"]
+    assert set(modes) == {"plain", "every=1", "every=10", "every=100", "parts"}
+    assert modes["plain"]["ratio_total"] == 1.0
+    assert all(m["ms_per_step"] > 0 for k, m in modes.items() if k != "parts")
+    assert "a logging step's parts" in res.stdout and "x1.00 plain" in res.stdout

@@ -18,7 +18,7 @@ from glorot_repro.losses import cost
 from glorot_repro.model import DeepMLP
 from glorot_repro.probes import layer_internals, run_probes
 
-from conftest import scalars
+from conftest import mlp_by_hand, scalars
 
 
 def p98(t):
@@ -57,16 +57,10 @@ def test_watch_logs_a_user_mlp_on_its_training_minibatches(tmp_path):
         opt.zero_grad()
         F.cross_entropy(model(x), y).backward()
         opt.step()
-        s1 = twin[0](x)
-        z1 = torch.tanh(s1)
-        s2 = twin[2](z1)
-        z2 = torch.sigmoid(s2)
-        for s in (s1, s2):
-            s.retain_grad()
         twin_opt.zero_grad()
-        F.cross_entropy(twin[4](z2), y).backward()
+        layers = mlp_by_hand(twin, x, y, torch.tanh, torch.sigmoid)
         if step % 3 == 0:
-            for l, (s, z, linear) in enumerate([(s1, z1, twin[0]), (s2, z2, twin[2])], start=1):
+            for l, (s, z, linear) in enumerate(layers, start=1):
                 expected |= {(tag, step): v
                              for tag, v in expected_layer(l, s, z, 10 * s.grad).items()}
                 expected[(f"wgrad/layer{l}/std", step)] = linear.weight.grad.std().item()
@@ -190,17 +184,18 @@ def test_between_logging_steps_no_layer_carries_a_hook(tmp_path):
     assert [s for s, _ in scalars(tmp_path)["act/layer2/std"]] == [0, 4, 8]
 
 
-def test_watch_takes_the_users_own_activations_and_refuses_what_it_cannot_read(tmp_path):
+def test_watch_takes_the_users_own_activations_and_refuses_what_it_cannot_find(tmp_path):
     writer = SummaryWriter(str(tmp_path))
     gelu, mine = nn.GELU(), nn.Hardtanh()
     model = nn.Sequential(nn.Linear(3, 5), gelu, nn.Linear(5, 5), mine, nn.Linear(5, 2))
-    with pytest.raises(ValueError, match="no activation modules found in Sequential"):
+    with pytest.raises(ValueError, match="no activation modules found in Sequential.*qualified "
+                                         "names"):
         watch(model, writer)
     handle = watch(model, writer, every=1, modules=[nn.GELU, mine])
     F.cross_entropy(model(torch.randn(4, 3)), torch.tensor([0, 1, 0, 1])).backward()
     handle.remove()
-    with pytest.raises(ValueError, match="in place"):
-        watch(nn.Sequential(nn.Linear(3, 3), nn.ReLU(inplace=True)), writer)
+    with pytest.raises(ValueError, match="modules= names 'layers.0', which Sequential does not"):
+        watch(model, writer, modules=["layers.0"])
     writer.close()
     assert {"act/layer1/std", "act/layer2/std", "wgrad/layer3/std"} <= scalars(tmp_path).keys()
 
@@ -243,6 +238,12 @@ def test_layout_draws_every_layer_of_each_statistic_it_has():
     # Regexes matched from the start of a tag: each names exactly one of the tags.
     assert [[t for t in tags if re.match(r, t)] for r in std.multiline.tag] == [
         ["act/layer1/std"], ["theory/act/layer1/std"], ["act/layer2/std"], ["act/layer10/std"]]
+    # Weights of a layer fed by several modules: beside the layer's place, by name.
+    wgrad = {"wgrad/layer1/std", "wgrad/layer2[b.conv2]/std", "wgrad/layer2[b.down.0]/std"}
+    chart = next(c for cat in layout(tags | wgrad).category for c in cat.chart
+                 if c.title.startswith("Eq. 14"))
+    assert [[t for t in wgrad if re.match(r, t)] for r in chart.multiline.tag] == [
+        ["wgrad/layer1/std"], ["wgrad/layer2[b.conv2]/std"], ["wgrad/layer2[b.down.0]/std"]]
     margin = charts["Fig. 2: activation mean +- std"].margin.series
     assert [(s.value, s.lower, s.upper) for s in margin] == [
         (f"act/layer{l}/mean", f"act/layer{l}/mean_minus_std", f"act/layer{l}/mean_plus_std")

@@ -129,6 +129,7 @@ def test_histogram_counts_everything_on_fixed_bins():
     assert sum(h.counts) == 8 and h.num == 8
     assert h.counts == [2.0, 1.0, 2.0, 1.0, 2.0]  # -5 and 7 land in the end bins
     assert (h.min, h.max) == (-5.0, 7.0) and h.sum == pytest.approx(t.sum().item())
+    assert h.sum_squares == pytest.approx(t.double().pow(2).sum().item())
     assert h.edges == pytest.approx([-1.0, -0.6, -0.2, 0.2, 0.6, 1.0])
 
 

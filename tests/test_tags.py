@@ -13,6 +13,11 @@ def test_build_and_parse_are_inverse():
     assert tags.parse(tags.layer("wgrad", 3)) == tags.LayerTag("wgrad", 3, None)
     assert tags.parse(tags.theory("grad", 2)) == tags.LayerTag("grad", 2, "std", theory=True)
     assert tags.parse(tags.pretrain(1)) == tags.LayerTag("pretrain", 1, "reconstruction")
+    assert tags.feeder("wgrad", 7, "layer2.0.conv2", "std") == "wgrad/layer7[layer2.0.conv2]/std"
+    assert tags.parse("wgrad/layer7[layer2.0.conv2]/std") == tags.LayerTag(
+        "wgrad", 7, "std", module="layer2.0.conv2")
+    assert tags.parse(tags.feeder("wgrad", 7, "downsample.0")) == tags.LayerTag(
+        "wgrad", 7, None, module="downsample.0")
     for other in (*tags.ERRORS, tags.LOSS_TRAIN, "act/layerX/std", "act/layer1/std/extra"):
         assert tags.parse(other) is None
 
