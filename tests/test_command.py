@@ -43,6 +43,7 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS)
+@pytest.mark.e2e
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, case):
     a_file = tmp_path / "a_file"
     a_file.write_text("not a dataset folder")
@@ -72,6 +73,7 @@ def _loading(pid: int, library: str, timeout: float = 120) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.e2e
 def test_ctrl_c_while_importing_torch_is_one_line(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "glorot_repro.train", "scale=smoke",
@@ -104,6 +106,7 @@ def test_help_imports_none_of_the_heavy_packages():
     assert not _imported(str(REPO / "scripts" / "reproduce.py"), "--help") & HEAVY
 
 
+@pytest.mark.e2e
 def test_training_imports_no_plotting_or_tables(tmp_path):
     code = ("import sys; from glorot_repro.cli import main; main(); "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'pandas', "
@@ -115,6 +118,7 @@ def test_training_imports_no_plotting_or_tables(tmp_path):
     assert res.stdout.splitlines()[-1] == "[]"
 
 
+@pytest.mark.e2e
 def test_a_sweep_ends_with_one_tensorboard_line_for_all_its_runs(tmp_path):
     sweep = tmp_path / "sweep"
     res = entry_point("-m", "scale=smoke", "train.updates=0", "seed=0,1",

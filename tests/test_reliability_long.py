@@ -55,6 +55,7 @@ def _slope(points: list[tuple[int, int]]) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_resident_memory_is_flat_over_a_long_run(tmp_path, monkeypatch):
     """200k updates (GLOROT_LONG_RUN_UPDATES to change it) of a small net with probes every
     updates/400 and histograms and evaluations every updates/200; RSS is sampled at each

@@ -74,6 +74,7 @@ def warnings_from(caplog) -> list[str]:
 # ------------------------------------------------------------------------------------------------
 # One process per run dir
 # ------------------------------------------------------------------------------------------------
+@pytest.mark.e2e
 def test_a_second_process_on_a_live_run_dir_is_refused_and_a_killed_holder_blocks_nothing(
         tmp_path, paused, at_40):
     run_dir = tmp_path / "run"
@@ -89,6 +90,7 @@ def test_a_second_process_on_a_live_run_dir_is_refused_and_a_killed_holder_block
     assert_same_as(run_dir, at_40)
 
 
+@pytest.mark.e2e
 def test_two_processes_started_together_on_one_run_dir_run_once(tmp_path):
     """train.updates=0: evaluated and probed at initialisation, which both would log."""
     run_dir = tmp_path / "run"
@@ -130,6 +132,7 @@ def _flip(data: bytearray, start: int, n: int) -> None:
 
 
 @pytest.mark.parametrize("damage", ["four_length_bytes", "one_data_byte", "truncated_mid_record"])
+@pytest.mark.e2e
 def test_damaged_event_records_are_dropped_and_the_intact_ones_kept(tmp_path, at_40, caplog,
                                                                     damage):
     """A record in the middle of the event file is damaged. Resuming drops it alone (framing is
@@ -187,6 +190,7 @@ def test_repair_drops_each_damaged_record_and_reports_what_is_lost(tmp_path):
     assert not path.exists()
 
 
+@pytest.mark.e2e
 def test_an_event_file_deleted_behind_its_checkpoint_is_reported(tmp_path, at_40, caplog):
     run_dir = tmp_path / "run"
     shutil.copytree(at_40, run_dir)
@@ -226,6 +230,7 @@ main()
 """
 
 
+@pytest.mark.e2e
 def test_a_full_disk_under_the_event_writer_ends_the_run_in_one_line(tmp_path, at_40):
     run_dir = tmp_path / "run"
     res = subprocess.run([sys.executable, "-c", DISK_FULL_AT_25, *run_args(),
@@ -240,6 +245,7 @@ def test_a_full_disk_under_the_event_writer_ends_the_run_in_one_line(tmp_path, a
 # ------------------------------------------------------------------------------------------------
 # A stack with a diverged replica
 # ------------------------------------------------------------------------------------------------
+@pytest.mark.e2e
 def test_a_stack_killed_after_a_replica_diverged_before_any_checkpoint_resumes(tmp_path,
                                                                               monkeypatch):
     """lr 1e6 makes a relu net diverge by update 10, before the first checkpoint (20); the stack
@@ -278,6 +284,7 @@ def test_a_stack_killed_after_a_replica_diverged_before_any_checkpoint_resumes(t
 # ------------------------------------------------------------------------------------------------
 # Foreign content
 # ------------------------------------------------------------------------------------------------
+@pytest.mark.e2e
 def test_a_run_dir_with_someone_elses_event_file_and_summary_is_refused(tmp_path, caplog):
     run_dir = tmp_path / "theirs"
     writer = SummaryWriter(str(run_dir))
@@ -302,6 +309,7 @@ def test_a_run_dir_with_someone_elses_event_file_and_summary_is_refused(tmp_path
     assert any("train.force_resume" in w for w in warnings_from(caplog))
 
 
+@pytest.mark.e2e
 def test_a_foreign_checkpoint_is_refused_in_one_line(tmp_path):
     run_dir = tmp_path / "theirs"
     run_dir.mkdir()
@@ -317,6 +325,7 @@ def test_a_foreign_checkpoint_is_refused_in_one_line(tmp_path):
     assert torch.load(run_dir / PREVIOUS, weights_only=False)["epoch"] == 4  # replaced, not lost
 
 
+@pytest.mark.e2e
 def test_a_refused_resume_leaves_the_runs_config_as_it_was(tmp_path, at_40):
     run_dir = tmp_path / "run"
     shutil.copytree(at_40, run_dir)
@@ -332,6 +341,7 @@ def test_a_refused_resume_leaves_the_runs_config_as_it_was(tmp_path, at_40):
 # Stops during pre-training
 # ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl_c"])
+@pytest.mark.e2e
 def test_a_stop_during_pretraining_ends_in_one_line(tmp_path, paused, signum):
     """Stopped in its 5th pre-training update, the run ends interrupted, without a checkpoint
     (pre-training keeps none) and with one line saying the rerun starts it over."""
