@@ -1,4 +1,5 @@
 import json
+import os
 import signal
 import struct
 import subprocess
@@ -60,8 +61,19 @@ def scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
     return {tag: list(zip(g.step, g.value)) for tag, g in df.groupby("tag")}
 
 
-def entry_point(*args, cwd, timeout=300):
+def entry_point(*args, cwd, timeout=300, env=None):
+    """The real command, with `env` added to the environment."""
     return subprocess.run([sys.executable, "-m", "glorot_repro.train", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def faulty_entry_point(fault: str, *args, cwd, timeout=300):
+    """The real command in a process that first runs `fault`, Python code that breaks something
+    under it (a full disk, a file that cannot be cut), as tests/test_reliability*.py inject them."""
+    main = "\nimport sys\nsys.argv = ['glorot_repro.train', *sys.argv[1:]]\n" \
+           "from glorot_repro.cli import main\nmain()\n"
+    return subprocess.run([sys.executable, "-c", fault + main, *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -239,11 +251,13 @@ def histograms(run_dir) -> dict[str, list]:
 
 
 def one_line_error(res, *needles: str) -> None:
-    """A command that failed as bad input must: exit 2, one 'error: ' line holding each needle."""
+    """A command that failed as bad input must: exit 2, one 'error: ' line on stderr and nothing
+    else there, holding each needle."""
     out = res.stdout + res.stderr
     assert res.returncode == 2, out[-3000:]
-    assert "Traceback" not in out
-    errors = [line for line in out.splitlines() if "error: " in line]
-    assert len(errors) == 1, out[-3000:]
+    assert "Traceback" not in out and "Logging error" not in out
+    errors = res.stderr.splitlines()
+    assert len(errors) == 1 and errors[0].startswith("error: "), out[-3000:]
+    assert "error: " not in res.stdout, out[-3000:]
     for needle in needles:
         assert needle in errors[0]

@@ -15,7 +15,8 @@ from glorot_repro.compose import compose_config
 from conftest import REPO, entry_point
 
 
-# case -> (overrides, what the one line must name); {file} is a file where a folder is wanted
+# case -> (overrides, what the one line must name); {file} is a file where a folder is wanted,
+# {missing} a dataset root that does not exist
 BAD_INPUTS = {
     "option": (["activation=tanhh"], ["activation='tanhh'", "sigmoid, softplus, softsign, tanh"]),
     "experiment": (["experiment=fig99"], ["experiment='fig99'", "fig02", "table1"]),
@@ -39,6 +40,10 @@ BAD_INPUTS = {
                          ["train.cuda_graphs=on captures the lean step"]),
     "root a file": (["dataset=mnist", "dataset.root={file}"],
                     ["dataset.root={file} is a file", "MNIST/raw/"]),
+    "no mnist": (["dataset=mnist", "dataset.root={missing}"],
+                 ["MNIST root folder {missing} does not exist", "dataset.download=true"]),
+    "no cifar10": (["dataset=cifar10", "dataset.root={missing}"],
+                   ["CIFAR-10 folder {missing}/cifar-10-batches-py does not exist"]),
 }
 
 
@@ -47,7 +52,8 @@ BAD_INPUTS = {
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, case):
     a_file = tmp_path / "a_file"
     a_file.write_text("not a dataset folder")
-    overrides, needles = ([text.format(file=a_file) for text in texts]
+    places = {"file": a_file, "missing": tmp_path / "no_data"}
+    overrides, needles = ([text.format(**places) for text in texts]
                           for texts in BAD_INPUTS[case])
     res = entry_point("scale=smoke", *overrides, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert res.returncode == 2, res.stderr[-3000:]

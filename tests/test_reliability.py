@@ -11,10 +11,16 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 import glorot_repro.run
+from glorot_repro import kernels
 from glorot_repro.checkpoint import CHECKPOINT, PREVIOUS, load_checkpoint, read_checkpoint, temp_path
 from glorot_repro.compose import compose_config
 from glorot_repro.data import build_data
 from glorot_repro.errors import ConfigError, ResumeError, RunDirError
+from glorot_repro.graphs import GraphedSGD
+from glorot_repro.lean import LeanSGD
+from glorot_repro.lock import LOCK
+from glorot_repro.model import DeepMLP
+from glorot_repro.sgd import AutogradSGD, numeric_path
 from glorot_repro.tblog import drop_events_after
 from glorot_repro.train import train
 
@@ -200,6 +206,54 @@ def test_resume_with_another_config_is_refused_unless_forced(run_smoke, caplog, 
     assert "with a changed config (train.force_resume): train.lr: 0.03" in caplog.text
     with pytest.raises(ResumeError, match="does not fit this model"):
         run_smoke("model.width=64", "train.force_resume=true", run_dir=run_dir)
+
+
+def test_the_numeric_path_names_the_kernel_build_or_torch():
+    model = DeepMLP(8, 3, 2, 16, "tanh", "normalized")
+    torch_path = LeanSGD([model], [0.1], "nll", kernel=False)
+    assert numeric_path(torch_path) == "torch's products"
+    assert numeric_path(GraphedSGD(torch_path, capture=False)) == "torch's products"
+    assert numeric_path(AutogradSGD(model, 0.1, "nll")) == "torch's products"
+    if kernels.load() is not None:
+        kernel_path = LeanSGD([model], [0.1], "nll")
+        assert numeric_path(kernel_path) == f"the compiled kernel ({kernels.default_isa()})"
+
+
+@pytest.mark.e2e
+def test_resuming_on_another_numeric_path_is_refused_unless_forced(tmp_path):
+    """The first 20 updates on torch's products (GLOROT_NO_KERNEL=1), the rest on the compiled
+    kernel, which sums in another order: the run would not end bit-identical to either path's
+    uninterrupted one. Refused in one line naming both, the run dir left as it was; with
+    train.force_resume, one warning."""
+    if kernels.load() is None:
+        pytest.skip("no compiled kernel on this machine: torch's products are its only path")
+    kernel = f"the compiled kernel ({kernels.default_isa()})"
+    run_dir = tmp_path / "run"
+    where = f"hydra.run.dir={run_dir}"
+    first = entry_point(*ARGS, "train.updates=20", where, cwd=tmp_path,
+                        env={kernels.DISABLE_VAR: "1"})
+    assert first.returncode == 0, first.stderr[-3000:]
+    def files():  # but train.log, which a refused command adds its line to, and the lock's pid
+        return {p.name: p.read_bytes() for p in run_dir.iterdir()
+                if p.is_file() and p.name not in ("train.log", LOCK)}
+
+    kept = files()
+    assert read_checkpoint(run_dir / CHECKPOINT)["numerics"] == "torch's products"
+
+    refused = entry_point(*ARGS, "train.updates=40", where, cwd=tmp_path)
+    one_line_error(refused, f"the checkpoint in {run_dir} was computed on torch's products, this "
+                            f"process runs {kernel}", "not be bit-identical",
+                   "train.force_resume=true")
+    assert files() == kept
+
+    forced = entry_point(*ARGS, "train.updates=40", "train.force_resume=true", where, cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    warned = [line for line in (forced.stdout + forced.stderr).splitlines() if "WARNING" in line]
+    assert len(warned) == 1, warned
+    assert f"on {kernel}, computed on torch's products until now" in warned[0]
+    assert "no longer bit-identical" in warned[0]
+    assert read_checkpoint(run_dir / CHECKPOINT)["numerics"] == kernel
+    assert read_summary(run_dir)["updates"] == 40
 
 
 @pytest.mark.e2e

@@ -14,8 +14,10 @@ from glorot_repro.compose import compose_config
 from glorot_repro.config import validate
 from glorot_repro.errors import ConfigError
 from glorot_repro.init import INITS
+from glorot_repro.lock import LOCK
 from glorot_repro.losses import cost
 from glorot_repro.run import Run
+from glorot_repro.tblog import logdir
 
 from conftest import REPO, comparable, crash_at, entry_point, read_summary, scalars
 
@@ -57,6 +59,30 @@ def test_single_run_prints_where_logs_are(tmp_path):
     out = res.stdout + res.stderr
     assert f"tensorboard --logdir {run_dir.parent}" in out  # the run shows as "one", not "."
     assert "completed: 20 updates" in out
+
+
+@pytest.mark.e2e
+def test_a_run_in_a_scratch_folder_prints_its_own_logdir(tmp_path):
+    """TensorBoard would load every event file under a scratch folder: the line names the run
+    dir itself there."""
+    scratch = tmp_path / "scratch"
+    (scratch / "someone_else").mkdir(parents=True)
+    res = entry_point("scale=smoke", "device=cpu", "train.updates=0",
+                      f"hydra.run.dir={scratch / 'x'}", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.splitlines()[-1].endswith(f"view: tensorboard --logdir {scratch / 'x'}")
+
+
+def test_the_logdir_is_the_parent_only_where_it_holds_runs_of_ours(tmp_path):
+    sweep = tmp_path / "sweep"
+    for job in ("0_lr=0.1", "1_lr=0.3"):
+        (sweep / job).mkdir(parents=True)
+        (sweep / job / LOCK).write_text("1\n")
+    (sweep / LOCK).write_text("1\n")
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    assert logdir(sweep / "0_lr=0.1") == sweep
+    (sweep / "notes.txt").write_text("not a run")
+    assert logdir(sweep / "0_lr=0.1") == sweep / "0_lr=0.1"
 
 
 @pytest.mark.e2e
