@@ -15,6 +15,7 @@ from conftest import comparable, crash_at, entry_point, read_summary, scalars
 SMOKE_PRETRAIN = 5 * 10  # scale=smoke: 5 hidden layers x pretrain.updates_per_layer=10
 
 
+@pytest.mark.e2e
 def test_reconstruction_error_falls_during_pretraining():
     """Each layer's auto-encoder, 300 updates on Shapeset: the mean cost of its last 50 updates
     is below what the same auto-encoder gives when it does not learn (pretrain.lr=0): for layer

@@ -25,6 +25,7 @@ def _run(tmp_path: Path, name: str, updates: int, every: int) -> int:
     return event_bytes(tmp_path / name)
 
 
+@pytest.mark.e2e
 def test_event_files_grow_with_logged_steps_not_with_updates(tmp_path):
     base = _run(tmp_path, "base", updates=200, every=20)
     same_points = _run(tmp_path, "twice_the_updates", updates=400, every=40)
