@@ -1,8 +1,8 @@
 """Hydra callbacks of `python -m glorot_repro.train`, registered with the schema (config.py).
 
-CheckAtStart rejects a bad config before Hydra creates the run dir, so a rejected command leaves
-nothing behind, and locks the dir before Hydra writes its log there, so that a second process on
-it stops in one line; SweepLogs says where a multirun's logs went, for the whole sweep at once."""
+CheckAtStart rejects a bad config, or a dataset whose files are missing, before Hydra creates
+the run dir, so a rejected command leaves nothing behind, and locks the dir before Hydra writes its
+log there, so that a second process on it stops in one line; SweepLogs says where a multirun's logs went, for the whole sweep at once."""
 from __future__ import annotations
 
 import errno
@@ -21,19 +21,21 @@ log = logging.getLogger(__name__)
 
 
 class CheckAtStart(Callback):
-    """The checks that need the composed config but no data, then the run (or sweep) dir, created
-    here rather than by Hydra so that one that cannot be written is named in one line (Hydra's
-    own failure there is a traceback). A sweep's jobs are checked as they start, in train()."""
+    """The checks that need the composed config but no data loaded (the dataset's files are
+    looked for, not read), then the run (or sweep) dir, created here rather than by Hydra so that
+    one that cannot be written is named in one line (Hydra's own failure there is a traceback).
+    A sweep's jobs are checked as they start, in train()."""
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         # Hydra turns a callback's exception into a warning and goes on: the error exits here.
         try:
             validate(config)  # imports torch only once the numbers have passed
-            from glorot_repro.device import resolve_device  # torch, too
-
+            from glorot_repro.data import check_files  # torch, too
+            from glorot_repro.device import resolve_device
             from glorot_repro.graphs import check_mode
 
             check_mode(config, resolve_device(config.device))
+            check_files(config.dataset)
             make_output_dir(config.hydra.run.dir, "hydra.run.dir")
             acquire(config.hydra.run.dir)  # held until the process exits; train() nests it
         except USER_ERRORS as err:

@@ -29,8 +29,8 @@ def job(cfg: DictConfig) -> None:
     try:
         summary = train(cfg, hydra_cfg.runtime.output_dir)
     except USER_ERRORS as err:  # found while loading data or resuming: train.log keeps it too
-        log.error("error: %s", err)
-        sys.exit(2)
+        log_to_files(f"error: {err}")
+        exit_with(err)
     sweep = hydra_cfg.mode == RunMode.MULTIRUN
     if summary["status"] == "interrupted":
         # Ctrl-C or SIGTERM stops the whole sweep, not just its current job. Rerunning the sweep
@@ -42,6 +42,15 @@ def job(cfg: DictConfig) -> None:
     # A diverged single run exits non-zero; in a sweep the other jobs carry on.
     if summary["status"] != "completed" and not sweep:
         sys.exit(1)
+
+
+def log_to_files(message: str) -> None:
+    """An error record in the job's log files (train.log) alone: the console gets the message as
+    exit_with's one line on stderr."""
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, message, None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 def main() -> None:
@@ -65,6 +74,9 @@ def run_command(overrides: list[str]) -> None:
     # the user set it to see Hydra's full report.
     full_report = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    # A log line that cannot be written (train.log on a full disk) is dropped, not reported by a
+    # traceback of its own: the run's own writes fail on the same disk and end it in one line.
+    logging.raiseExceptions = False
     register_configs()
     try:
         check_override_keys(overrides)

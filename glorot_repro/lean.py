@@ -74,6 +74,7 @@ class LeanSGD:
         usable = weight.device.type == "cpu" and weight.dtype in (torch.float32, torch.float64)
         isa = kernel if isinstance(kernel, str) else kernels.default_isa()
         self.kernel = kernels.load(isa) if kernel and usable else None
+        self.isa = isa if self.kernel is not None else None  # the kernel's build, or torch's path
         # sync()'s rank-jB writes, a product large enough for BLAS: on one core of an AMD EPYC
         # (rank 100, 1000x1000) the AVX-512 build ran it at 139 GFLOP/s against torch's 92, the
         # AVX2 build at 69; so only the AVX-512 build takes them.

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from glorot_repro import tags
+from glorot_repro import kernels, tags
 from glorot_repro.checkpoint import (CHECKPOINT, checkpoints, load_checkpoint, save_checkpoint,
                                      write_atomic)
 from glorot_repro.config import config_changes
@@ -102,6 +102,7 @@ class Run:
         self.summary = None  # once finish() wrote it
         self.writer = None
         self.vouched: list[str] = []  # the event files the resumed checkpoint was written after
+        self.numerics: str | None = None  # sgd.numeric_path of the step, set once it is built
         # Pre-training's updates come first on the step axis of the event files: supervised update
         # u is logged at step u + step_offset, so step x batch size is the examples seen (Fig. 11).
         self.step_offset = pretrain_updates(cfg)
@@ -118,6 +119,7 @@ class Run:
                 self.check_foreign()
             return False
         self.check_config(ckpt["config"])
+        self.check_numerics(ckpt.get("numerics"))  # None: written before checkpoints said
         try:
             self.model.load_state_dict(ckpt["model"])  # copies into the weights, views included
         except RuntimeError as err:  # reachable only through train.force_resume
@@ -147,25 +149,58 @@ class Run:
         log.warning("resuming %s with a changed config (train.force_resume): %s", self.run_dir,
                     "; ".join(changes))
 
-    def check_foreign(self) -> None:
-        """Refuse a run dir without a checkpoint of ours that holds event files or a summary
-        someone else wrote, unless train.force_resume says so: a fresh run would cut the event
-        files and replace the summary. Ours carry SUFFIX (a run killed before its first
-        checkpoint); a summary is ours only next to them."""
-        files = sorted(self.run_dir.glob(EVENTS_GLOB))
-        foreign = [p.name for p in files if not p.name.endswith(SUFFIX)]
-        if (self.run_dir / "summary.json").exists() and len(foreign) == len(files):
-            foreign.append("summary.json")
-        if not foreign:
+    def check_numerics(self, saved: str | None) -> None:
+        """Refuse to continue a checkpoint computed on other products (the compiled kernel's
+        other build, or torch's), which sum in another order, unless train.force_resume says so:
+        the run would not end bit-identical to an uninterrupted one."""
+        if saved is None or saved == self.numerics:
             return
         if not self.cfg.train.force_resume:
+            raise ResumeError(
+                f"the checkpoint in {self.run_dir} was computed on {saved}, this process runs "
+                f"{self.numerics}: the resumed run would not be bit-identical to an uninterrupted "
+                f"one. Rerun where the checkpoint's path loads ({kernels.DISABLE_VAR} and "
+                f"{kernels.ISA_VAR} choose it), pick another hydra.run.dir, or pass "
+                f"train.force_resume=true to continue it anyway")
+        log.warning("resuming %s on %s, computed on %s until now (train.force_resume): the run is "
+                    "no longer bit-identical to an uninterrupted one", self.run_dir,
+                    self.numerics, saved)
+
+    def check_foreign(self) -> None:
+        """Refuse a run dir without a checkpoint of ours that holds event files or a summary
+        someone else wrote, or a finished run of ours whose checkpoints are gone, unless
+        train.force_resume says so: a fresh run would cut the event files and replace the
+        summary. Ours carry SUFFIX; without a checkpoint they are a run killed before its first
+        one, or stopped in pre-training (its summary says "interrupted"), which starts over. A
+        summary is ours only next to them."""
+        files = sorted(self.run_dir.glob(EVENTS_GLOB))
+        foreign = [p.name for p in files if not p.name.endswith(SUFFIX)]
+        finished = None
+        if (self.run_dir / "summary.json").exists():
+            if len(foreign) == len(files):
+                foreign.append("summary.json")
+            else:
+                status = (read_summary(self.run_dir) or {}).get("status", "unreadable")
+                finished = None if status == "interrupted" else status
+        force = self.cfg.train.force_resume
+        if foreign and not force:
             raise ResumeError(f"{self.run_dir} holds files glorot-repro did not write "
                               f"({', '.join(foreign)}) and no checkpoint of its own; pick another "
                               f"hydra.run.dir, or pass train.force_resume=true to start a run "
                               f"there anyway (their event files are kept, summary.json replaced)")
-        log.warning("starting a run in %s over files glorot-repro did not write (%s) "
-                    "(train.force_resume): their event files are kept", self.run_dir,
-                    ", ".join(foreign))
+        if foreign:
+            log.warning("starting a run in %s over files glorot-repro did not write (%s) "
+                        "(train.force_resume): their event files are kept", self.run_dir,
+                        ", ".join(foreign))
+        elif finished and not force:
+            raise ResumeError(f"{self.run_dir} holds a finished run (summary.json: {finished}) "
+                              f"and no checkpoint to resume it from; pick another hydra.run.dir, "
+                              f"or pass train.force_resume=true to start a new run there (its "
+                              f"event files and summary.json are replaced)")
+        elif finished:
+            log.warning("starting a new run in %s over a finished one (summary.json: %s) "
+                        "(train.force_resume): its event files and summary.json are replaced",
+                        self.run_dir, finished)
 
     def open_log(self) -> None:
         # Cuts what a killed segment logged after its last checkpoint (all of it, if it had none):
@@ -266,7 +301,7 @@ class Run:
             "model": {k: v.clone() for k, v in self.model.state_dict().items()},
             "stream": self.stream.state_dict(), "rng": rng_state(),
             "progress": asdict(self.progress), **self.windows.state(self.k),
-            "config": OmegaConf.to_container(self.cfg, resolve=True),
+            "config": OmegaConf.to_container(self.cfg, resolve=True), "numerics": self.numerics,
             "events": [p.name for p in self.own_event_files()]})
 
     def close_log(self) -> None:
@@ -277,11 +312,8 @@ class Run:
     def ended(self) -> dict | None:
         """The summary of a replica whose run ended by diverging, in an earlier segment: it
         keeps its last good checkpoint and summary, and its stack resumes without it."""
-        try:
-            summary = json.loads((self.run_dir / "summary.json").read_text())
-        except (OSError, ValueError):  # none yet, or not one to go by: the replica resumes
-            return None
-        if isinstance(summary, dict) and summary.get("status") == "diverged":
+        summary = read_summary(self.run_dir)  # None: none yet, or not one to go by: it resumes
+        if summary and summary.get("status") == "diverged":
             self.status, self.summary = "diverged", summary
         return self.summary
 
@@ -332,6 +364,15 @@ class Run:
                  "%d)", summary["best_valid_error"], summary["best_update"],
                  summary["test_error_at_best_valid"], last, summary["final_test_error"],
                  self.progress.last_eval_update)
+
+
+def read_summary(run_dir: Path) -> dict | None:
+    """The run dir's summary.json, or None where there is none to go by (absent, unreadable)."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
 
 
 # Replica planning: which runs one process trains together (train.replicas), and from where.

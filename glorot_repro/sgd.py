@@ -54,3 +54,12 @@ def resolve_defer(defer: int | None, device: torch.device) -> int:
     if defer is None:
         return 10 if device.type == "cpu" else 1
     return defer
+
+
+def numeric_path(sgd) -> str:
+    """Which products compute the updates: the compiled kernel's build (its instruction set) or
+    torch's. They sum in different orders, so a run is bit-identical only on one of them; its
+    checkpoints record it (run.py)."""
+    lean = getattr(sgd, "lean", sgd)  # graphs.GraphedSGD wraps a LeanSGD
+    isa = getattr(lean, "isa", None)
+    return f"the compiled kernel ({isa})" if isa else "torch's products"

@@ -12,13 +12,31 @@ from torch.utils.tensorboard import SummaryWriter
 from glorot_repro.checkpoint import fsync_path
 from glorot_repro.errors import RUN_DIR_HINT, RunDirError
 from glorot_repro.events import repair
+from glorot_repro.lock import LOCK
 
 EVENTS_GLOB = "events.out.tfevents.*"
 # Ends the name of every event file a run writes, so that a run dir without a checkpoint of ours
 # tells our event files (a run killed before its first checkpoint) from anyone else's.
 SUFFIX = ".glorot_repro"
 
+# What a sweep dir holds besides its jobs' run dirs: its lock, Hydra's record of the sweep, and
+# submitit's job folder.
+SWEEP_FILES = frozenset({LOCK, "multirun.yaml", ".submitit"})
+
 log = logging.getLogger(__name__)
+
+
+def logdir(run_dir: Path) -> Path:
+    """What `tensorboard --logdir` loads to show a run. TensorBoard names a run by its path under
+    --logdir, so the run dir's parent shows it by name beside its siblings, where that parent is
+    a folder of runs of ours (runs/<dataset>/ or a sweep dir: each entry a run dir, which holds
+    its lock file); elsewhere (a scratch folder) the run dir alone, so no one else's event files
+    are loaded with it."""
+    parent = Path(run_dir).parent
+    for entry in parent.iterdir():
+        if entry.name not in SWEEP_FILES and not (entry / LOCK).is_file():
+            return Path(run_dir)
+    return parent
 
 
 def drop_events_after(run_dir: Path, step: int, files: list[Path] | None = None,
@@ -33,9 +51,16 @@ def drop_events_after(run_dir: Path, step: int, files: list[Path] | None = None,
 
     `files`: the run's own event files (default: all of the dir's). Those named in `vouched` (by
     the checkpoint resumed from) are kept even when no summary is left in them, so that a later
-    resume from the same checkpoint does not find them missing."""
+    resume from the same checkpoint does not find them missing.
+
+    Raises RunDirError naming the file if it cannot be cut (no permission, an immutable file): the
+    file and the checkpoint are left as they were, for a rerun once it can be written."""
     for path in files if files is not None else sorted(Path(run_dir).glob(EVENTS_GLOB)):
-        lost = repair(path, step, keep_empty=path.name in vouched)
+        try:
+            lost = repair(path, step, keep_empty=path.name in vouched)
+        except OSError as err:
+            raise RunDirError(f"could not cut the event file {path} back to step {step} "
+                              f"({err.strerror or err}); {RUN_DIR_HINT}") from err
         if lost:
             log.warning("%s", lost)
 

@@ -51,8 +51,9 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
     from glorot_repro.model import DeepMLP
     from glorot_repro.rng import seed_everything
     from glorot_repro.run import Run, TrainingWindows, common_start, replica_runs, save_config
-    from glorot_repro.sgd import make_sgd
+    from glorot_repro.sgd import make_sgd, numeric_path
     from glorot_repro.stop import StopRequest
+    from glorot_repro.tblog import logdir
 
     validate(cfg)
     device = resolve_device(cfg.device)
@@ -74,6 +75,8 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
         runs.append(Run(run_path, run_cfg, model, data.new_stream(run_cfg.seed), windows, k))
     sgd = make_sgd([r.model for r in runs], [r.cfg.train.lr for r in runs], cfg, device)
     sgd = maybe_graphed(sgd, cfg, device)  # CUDA: each update one graph replay
+    for r in runs:
+        r.numerics = numeric_path(sgd)  # checkpoints record it; a resume checks it
 
     # Resume: rerunning the same command in the same run dir continues where it stopped. A
     # replica that diverged in an earlier segment has ended (it keeps its last good checkpoint,
@@ -173,9 +176,7 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
         log.warning("interrupted at update %d; checkpoint saved. Rerun the same command with "
                     "hydra.run.dir=%s to resume.", u, run_dir)
     log.info("logs: %s", run_dir)
-    # TensorBoard names a run by its path under --logdir: "." for the run dir itself, the dir's
-    # name (activation, init, depth, seed, time by default) from its parent, beside its siblings.
-    log.info("view: tensorboard --logdir %s", Path(run_dir).parent)
+    log.info("view: tensorboard --logdir %s", logdir(run_dir))
     if len(runs) == 1:
         return summaries[0]
     worst = next((s["status"] for s in summaries if s["status"] != "completed"), "completed")

@@ -1,6 +1,5 @@
-import inspect
 import json
-import re
+import os
 import signal
 import struct
 import subprocess
@@ -19,17 +18,18 @@ from glorot_repro.data.streams import ShapesetStream
 from glorot_repro.train import train
 
 REPO = Path(__file__).resolve().parents[1]
-# End-to-end tests (marker e2e, left out of the fast tier `pytest -m "not e2e"`): those that
-# train through these fixtures, or whose body trains a net or launches a process itself.
-E2E_FIXTURES = {"run_smoke", "paused", "uninterrupted", "straight_smoke", "at_40"}
-E2E_CALLS = re.compile(r"\b(entry_point|reproduce|train|subprocess\.\w+)\(")
 
 
 def pytest_collection_modifyitems(items):
+    """Tests marked `cuda` skip, with one reason, on a machine without a CUDA device."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    no_cuda = pytest.mark.skip(reason="needs a CUDA device (none on this machine)")
     for item in items:
-        body = inspect.getsource(item.function) if hasattr(item, "function") else ""
-        if E2E_FIXTURES & set(getattr(item, "fixturenames", ())) or E2E_CALLS.search(body):
-            item.add_marker(pytest.mark.e2e)
+        if "cuda" in item.keywords:
+            item.add_marker(no_cuda)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -75,8 +75,19 @@ def mlp_by_hand(twin, x, y, f1, f2):
     return [(s1, z1, twin[0]), (s2, z2, twin[2])]
 
 
-def entry_point(*args, cwd, timeout=300):
+def entry_point(*args, cwd, timeout=300, env=None):
+    """The real command, with `env` added to the environment."""
     return subprocess.run([sys.executable, "-m", "glorot_repro.train", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def faulty_entry_point(fault: str, *args, cwd, timeout=300):
+    """The real command in a process that first runs `fault`, Python code that breaks something
+    under it (a full disk, a file that cannot be cut), as tests/test_reliability*.py inject them."""
+    main = "\nimport sys\nsys.argv = ['glorot_repro.train', *sys.argv[1:]]\n" \
+           "from glorot_repro.cli import main\nmain()\n"
+    return subprocess.run([sys.executable, "-c", fault + main, *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -254,11 +265,13 @@ def histograms(run_dir) -> dict[str, list]:
 
 
 def one_line_error(res, *needles: str) -> None:
-    """A command that failed as bad input must: exit 2, one 'error: ' line holding each needle."""
+    """A command that failed as bad input must: exit 2, one 'error: ' line on stderr and nothing
+    else there, holding each needle."""
     out = res.stdout + res.stderr
     assert res.returncode == 2, out[-3000:]
-    assert "Traceback" not in out
-    errors = [line for line in out.splitlines() if "error: " in line]
-    assert len(errors) == 1, out[-3000:]
+    assert "Traceback" not in out and "Logging error" not in out
+    errors = res.stderr.splitlines()
+    assert len(errors) == 1 and errors[0].startswith("error: "), out[-3000:]
+    assert "error: " not in res.stdout, out[-3000:]
     for needle in needles:
         assert needle in errors[0]

@@ -15,7 +15,8 @@ from glorot_repro.compose import compose_config
 from conftest import REPO, entry_point
 
 
-# case -> (overrides, what the one line must name); {file} is a file where a folder is wanted
+# case -> (overrides, what the one line must name); {file} is a file where a folder is wanted,
+# {missing} a dataset root that does not exist
 BAD_INPUTS = {
     "option": (["activation=tanhh"], ["activation='tanhh'", "sigmoid, softplus, softsign, tanh"]),
     "experiment": (["experiment=fig99"], ["experiment='fig99'", "fig02", "table1"]),
@@ -39,14 +40,20 @@ BAD_INPUTS = {
                          ["train.cuda_graphs=on captures the lean step"]),
     "root a file": (["dataset=mnist", "dataset.root={file}"],
                     ["dataset.root={file} is a file", "MNIST/raw/"]),
+    "no mnist": (["dataset=mnist", "dataset.root={missing}"],
+                 ["MNIST root folder {missing} does not exist", "dataset.download=true"]),
+    "no cifar10": (["dataset=cifar10", "dataset.root={missing}"],
+                   ["CIFAR-10 folder {missing}/cifar-10-batches-py does not exist"]),
 }
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS)
+@pytest.mark.e2e
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, case):
     a_file = tmp_path / "a_file"
     a_file.write_text("not a dataset folder")
-    overrides, needles = ([text.format(file=a_file) for text in texts]
+    places = {"file": a_file, "missing": tmp_path / "no_data"}
+    overrides, needles = ([text.format(**places) for text in texts]
                           for texts in BAD_INPUTS[case])
     res = entry_point("scale=smoke", *overrides, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert res.returncode == 2, res.stderr[-3000:]
@@ -72,6 +79,7 @@ def _loading(pid: int, library: str, timeout: float = 120) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.e2e
 def test_ctrl_c_while_importing_torch_is_one_line(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "glorot_repro.train", "scale=smoke",
@@ -104,6 +112,7 @@ def test_help_imports_none_of_the_heavy_packages():
     assert not _imported(str(REPO / "scripts" / "reproduce.py"), "--help") & HEAVY
 
 
+@pytest.mark.e2e
 def test_training_imports_no_plotting_or_tables(tmp_path):
     code = ("import sys; from glorot_repro.cli import main; main(); "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'pandas', "
@@ -115,6 +124,7 @@ def test_training_imports_no_plotting_or_tables(tmp_path):
     assert res.stdout.splitlines()[-1] == "[]"
 
 
+@pytest.mark.e2e
 def test_a_sweep_ends_with_one_tensorboard_line_for_all_its_runs(tmp_path):
     sweep = tmp_path / "sweep"
     res = entry_point("-m", "scale=smoke", "train.updates=0", "seed=0,1",

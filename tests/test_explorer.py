@@ -33,6 +33,7 @@ def test_no_prediction_where_theory_has_none():
     assert sigmoid.predicted.isna().all() and (sigmoid.measured > 0).all()
 
 
+@pytest.mark.e2e
 def test_explorer_command_writes_png_pdf_and_csv(tmp_path):
     out = tmp_path / "explored"
     res = subprocess.run(

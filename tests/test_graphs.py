@@ -21,8 +21,6 @@ from glorot_repro.sgd import AutogradSGD
 
 from conftest import comparable
 
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(),
-                                reason="needs a CUDA device (none on this machine)")
 # Minibatches of 4, 20 inputs, 64 units: with defer=3 every layer but the output is deferred.
 BATCH, INPUTS, WIDE = 4, 20, 64
 
@@ -140,6 +138,7 @@ def test_cuda_graphs_key_is_validated():
         validate(cfg_with("train.cuda_graphs=maybe"))
 
 
+@pytest.mark.e2e
 def test_trainer_with_the_static_buffer_step_gives_the_same_run(run_smoke, tmp_path, monkeypatch):
     """train.py's loop around the wrapper (outputs in reused buffers, syncs before evaluations
     and checkpoints, stacked replicas, deferred layers) ends where the plain lean step ends."""
@@ -170,7 +169,7 @@ def trained(graphed: bool, device, dtype, defer, updates=40):
     return sgd, [w.cpu() for w in weights(lean)], torch.stack(values).cpu()
 
 
-@needs_cuda
+@pytest.mark.cuda
 @pytest.mark.parametrize("defer", [1, 3])
 def test_captured_replays_equal_eager_cuda_steps_and_the_cpu(defer):
     cuda = torch.device("cuda")
@@ -184,7 +183,8 @@ def test_captured_replays_equal_eager_cuda_steps_and_the_cpu(defer):
     torch.testing.assert_close(graphed_v, cpu_v, rtol=1e-10, atol=1e-12)
 
 
-@needs_cuda
+@pytest.mark.cuda
+@pytest.mark.e2e
 def test_trainer_captures_on_cuda_and_matches_eager(run_smoke, tmp_path, caplog):
     overrides = ("device=cuda", "model.width=256", "train.replicas.lrs=[0.03,0.1]")
     with caplog.at_level(logging.INFO, logger="glorot_repro.graphs"):
@@ -194,7 +194,7 @@ def test_trainer_captures_on_cuda_and_matches_eager(run_smoke, tmp_path, caplog)
     assert [comparable(s) for s in on["replicas"]] == [comparable(s) for s in off["replicas"]]
 
 
-@needs_cuda
+@pytest.mark.cuda
 def test_capture_moves_no_weight():
     """Capturing records the step without running it: the weights move only on replays."""
     cuda = torch.device("cuda")

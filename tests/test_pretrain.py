@@ -15,6 +15,7 @@ from conftest import comparable, crash_at, entry_point, read_summary, scalars
 SMOKE_PRETRAIN = 5 * 10  # scale=smoke: 5 hidden layers x pretrain.updates_per_layer=10
 
 
+@pytest.mark.e2e
 def test_reconstruction_error_falls_during_pretraining():
     """Each layer's auto-encoder, 300 updates on Shapeset: the mean cost of its last 50 updates
     is below what the same auto-encoder gives when it does not learn (pretrain.lr=0): for layer
@@ -57,6 +58,7 @@ def test_reconstruction_cost_by_input_range():
                                torch.tensor(0.5 * (1 + 1)))
 
 
+@pytest.mark.e2e
 def test_pretraining_through_the_entry_point_logs_and_counts_it(tmp_path):
     """scale=smoke: 50 pre-training updates, then 60 supervised ones logged at steps 50..110."""
     run_dir = tmp_path / "dae"
@@ -76,6 +78,7 @@ def test_pretraining_through_the_entry_point_logs_and_counts_it(tmp_path):
 
 @pytest.mark.parametrize("crash_batch,resumed_from", [
     (23, None), (SMOKE_PRETRAIN + 17, 0), (SMOKE_PRETRAIN + 45, 30)])
+@pytest.mark.e2e
 def test_killed_pretraining_run_resumes_to_the_same_numbers(run_smoke, tmp_path, monkeypatch,
                                                             caplog, crash_batch, resumed_from):
     """Killed during pre-training (it starts again), after it (the checkpoint at update 0 holds
@@ -104,6 +107,7 @@ def test_killed_pretraining_run_resumes_to_the_same_numbers(run_smoke, tmp_path,
     assert scalars(tmp_path / "resumed") == scalars(tmp_path / "straight")
 
 
+@pytest.mark.e2e
 def test_each_replica_pretrains_as_it_would_alone(run_smoke, tmp_path):
     group, group_dir = run_smoke("pretrain=dae", "train.replicas.seeds=[0,1]",
                                  run_dir=tmp_path / "group")
@@ -126,11 +130,13 @@ def test_each_replica_pretrains_as_it_would_alone(run_smoke, tmp_path):
     ("pretrain.updates_per_layer=0", "pretrain.updates_per_layer must be a positive integer"),
     ("pretrain.lr=-1", "pretrain.lr must be > 0, got -1"),
 ])
+@pytest.mark.e2e
 def test_bad_pretraining_values_name_the_valid_ones(run_smoke, override, message):
     with pytest.raises(ConfigError, match=message):
         run_smoke(override)
 
 
+@pytest.mark.e2e
 def test_pretraining_that_diverges_stops_the_run(run_smoke, monkeypatch):
     """NaN inputs from the 3rd pre-training minibatch: the report at update 5 of layer 1 stops the
     run with one line, before any fine-tuning from NaN weights."""

@@ -208,6 +208,7 @@ DESIGN_SCALARS = ["act/layer{l}/mean", "act/layer{l}/std", "act/layer{l}/p02", "
                   "theory/act/layer{l}/std", "theory/grad/layer{l}/std"]
 
 
+@pytest.mark.e2e
 def test_event_files_hold_every_probe_tag(run_smoke):
     """Smoke scale: probes every 20 updates, histograms every 40, depth 5."""
     _, run_dir = run_smoke()
@@ -231,6 +232,7 @@ def test_event_files_hold_every_probe_tag(run_smoke):
     assert sum(act1.counts) == 200 * 32  # smoke: the probe set is the whole 200-example test set
 
 
+@pytest.mark.e2e
 def test_probing_off_and_init_only(run_smoke, tmp_path):
     _, off = run_smoke("log.every=0", run_dir=tmp_path / "off")
     tags = set(SummaryReader(str(off)).scalars.tag)

@@ -11,10 +11,16 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 import glorot_repro.run
+from glorot_repro import kernels
 from glorot_repro.checkpoint import CHECKPOINT, PREVIOUS, load_checkpoint, read_checkpoint, temp_path
 from glorot_repro.compose import compose_config
 from glorot_repro.data import build_data
 from glorot_repro.errors import ConfigError, ResumeError, RunDirError
+from glorot_repro.graphs import GraphedSGD
+from glorot_repro.lean import LeanSGD
+from glorot_repro.lock import LOCK
+from glorot_repro.model import DeepMLP
+from glorot_repro.sgd import AutogradSGD, numeric_path
 from glorot_repro.tblog import drop_events_after
 from glorot_repro.train import train
 
@@ -39,6 +45,7 @@ def assert_same_as(run_dir: Path, reference: Path) -> None:
 # ------------------------------------------------------------------------------------------------
 # 1. SIGKILL, damaged checkpoints, failed writes
 # ------------------------------------------------------------------------------------------------
+@pytest.mark.e2e
 def test_sigkill_anywhere_then_resume_equals_the_uninterrupted_run(tmp_path, paused, uninterrupted):
     """Killed three times (between checkpoints, with the new checkpoint half written, and between
     the two renames that put it in place), resumed after each: it ends with the summary and every
@@ -86,6 +93,7 @@ def _flip_a_byte(path: Path) -> None:
     lambda p: p.write_bytes(b"\0" * 4096),
     _flip_a_byte,
 ], ids=["truncated", "garbage", "one_byte_flipped"])
+@pytest.mark.e2e
 def test_damaged_checkpoint_falls_back_to_the_previous_one(run_smoke, monkeypatch, caplog, tmp_path,
                                                            straight_smoke, damage):
     run_dir = tmp_path / "run"
@@ -100,6 +108,7 @@ def test_damaged_checkpoint_falls_back_to_the_previous_one(run_smoke, monkeypatc
     assert scalars(run_dir) == scalars(straight_dir)
 
 
+@pytest.mark.e2e
 def test_no_intact_checkpoint_is_an_error_naming_the_files(run_smoke, monkeypatch, tmp_path):
     run_dir = tmp_path / "run"
     _interrupt_at_45(run_smoke, monkeypatch, run_dir)
@@ -112,6 +121,7 @@ def test_no_intact_checkpoint_is_an_error_naming_the_files(run_smoke, monkeypatc
     assert str(run_dir / CHECKPOINT) in message and str(run_dir / PREVIOUS) in message
 
 
+@pytest.mark.e2e
 def test_failed_checkpoint_write_keeps_the_previous_checkpoint(run_smoke, monkeypatch, tmp_path):
     """The disk fills up while checkpoint 60 is written: the run stops with an error naming the
     file and the reason, and checkpoint 30 is still there, intact, to resume from."""
@@ -145,6 +155,7 @@ def test_event_files_are_cut_back_past_a_torn_record(tmp_path):
     assert not list(tmp_path.glob("events.out.tfevents.*"))
 
 
+@pytest.mark.e2e
 def test_replicas_killed_between_their_checkpoints_resume_together(run_smoke, monkeypatch,
                                                                    tmp_path):
     """Replicas are checkpointed one after another. Killed after two of four wrote checkpoint
@@ -181,6 +192,7 @@ def test_replicas_killed_between_their_checkpoints_resume_together(run_smoke, mo
 # ------------------------------------------------------------------------------------------------
 # Resuming under another config
 # ------------------------------------------------------------------------------------------------
+@pytest.mark.e2e
 def test_resume_with_another_config_is_refused_unless_forced(run_smoke, caplog, tmp_path):
     run_dir = tmp_path / "run"
     run_smoke("train.updates=30", run_dir=run_dir)
@@ -196,6 +208,55 @@ def test_resume_with_another_config_is_refused_unless_forced(run_smoke, caplog, 
         run_smoke("model.width=64", "train.force_resume=true", run_dir=run_dir)
 
 
+def test_the_numeric_path_names_the_kernel_build_or_torch():
+    model = DeepMLP(8, 3, 2, 16, "tanh", "normalized")
+    torch_path = LeanSGD([model], [0.1], "nll", kernel=False)
+    assert numeric_path(torch_path) == "torch's products"
+    assert numeric_path(GraphedSGD(torch_path, capture=False)) == "torch's products"
+    assert numeric_path(AutogradSGD(model, 0.1, "nll")) == "torch's products"
+    if kernels.load() is not None:
+        kernel_path = LeanSGD([model], [0.1], "nll")
+        assert numeric_path(kernel_path) == f"the compiled kernel ({kernels.default_isa()})"
+
+
+@pytest.mark.e2e
+def test_resuming_on_another_numeric_path_is_refused_unless_forced(tmp_path):
+    """The first 20 updates on torch's products (GLOROT_NO_KERNEL=1), the rest on the compiled
+    kernel, which sums in another order: the run would not end bit-identical to either path's
+    uninterrupted one. Refused in one line naming both, the run dir left as it was; with
+    train.force_resume, one warning."""
+    if kernels.load() is None:
+        pytest.skip("no compiled kernel on this machine: torch's products are its only path")
+    kernel = f"the compiled kernel ({kernels.default_isa()})"
+    run_dir = tmp_path / "run"
+    where = f"hydra.run.dir={run_dir}"
+    first = entry_point(*ARGS, "train.updates=20", where, cwd=tmp_path,
+                        env={kernels.DISABLE_VAR: "1"})
+    assert first.returncode == 0, first.stderr[-3000:]
+    def files():  # but train.log, which a refused command adds its line to, and the lock's pid
+        return {p.name: p.read_bytes() for p in run_dir.iterdir()
+                if p.is_file() and p.name not in ("train.log", LOCK)}
+
+    kept = files()
+    assert read_checkpoint(run_dir / CHECKPOINT)["numerics"] == "torch's products"
+
+    refused = entry_point(*ARGS, "train.updates=40", where, cwd=tmp_path)
+    one_line_error(refused, f"the checkpoint in {run_dir} was computed on torch's products, this "
+                            f"process runs {kernel}", "not be bit-identical",
+                   "train.force_resume=true")
+    assert files() == kept
+
+    forced = entry_point(*ARGS, "train.updates=40", "train.force_resume=true", where, cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    warned = [line for line in (forced.stdout + forced.stderr).splitlines() if "WARNING" in line]
+    assert len(warned) == 1, warned
+    assert f"on {kernel}, computed on torch's products until now" in warned[0]
+    assert "no longer bit-identical" in warned[0]
+    assert read_checkpoint(run_dir / CHECKPOINT)["numerics"] == kernel
+    assert read_summary(run_dir)["updates"] == 40
+
+
+@pytest.mark.e2e
 def test_extending_a_run_equals_running_it_longer(run_smoke, tmp_path, straight_smoke):
     """train.updates and the checkpoint cadence may change on resume: 40 updates, then on to 60,
     give the numbers and series of 60 straight."""
@@ -207,6 +268,7 @@ def test_extending_a_run_equals_running_it_longer(run_smoke, tmp_path, straight_
     assert scalars(run_dir) == scalars(straight_dir)
 
 
+@pytest.mark.e2e
 def test_checkpoint_past_the_requested_updates_is_refused(run_smoke, tmp_path):
     run_dir = tmp_path / "run"
     run_smoke(run_dir=run_dir)
@@ -218,6 +280,7 @@ def test_checkpoint_past_the_requested_updates_is_refused(run_smoke, tmp_path):
 # ------------------------------------------------------------------------------------------------
 # 2. SIGTERM, 3. divergence in a sweep
 # ------------------------------------------------------------------------------------------------
+@pytest.mark.e2e
 def test_sigterm_to_a_real_process_interrupts_and_resumes(tmp_path, paused, uninterrupted):
     run_dir = tmp_path / "run"
     status, output = paused(run_dir, "update", 25).stop_and_go_on()
@@ -232,6 +295,7 @@ def test_sigterm_to_a_real_process_interrupts_and_resumes(tmp_path, paused, unin
     assert_same_as(run_dir, uninterrupted)
 
 
+@pytest.mark.e2e
 def test_sigterm_stops_the_whole_sweep_and_rerunning_resumes_it(tmp_path, paused):
     sweep = tmp_path / "sweep"
     args = ("-m", *ARGS, "train.lr=0.03,0.01")
@@ -247,6 +311,7 @@ def test_sigterm_stops_the_whole_sweep_and_rerunning_resumes_it(tmp_path, paused
     assert [read_summary(j)["status"] for j in jobs] == ["completed", "completed"]
 
 
+@pytest.mark.e2e
 def test_a_diverging_job_lets_the_rest_of_the_sweep_finish(tmp_path):
     """lr 1e6 makes the relu net's loss inf/NaN within 10 updates; the job after it still runs."""
     sweep = tmp_path / "sweep"
@@ -272,11 +337,13 @@ def test_a_diverging_job_lets_the_rest_of_the_sweep_finish(tmp_path):
     ("dataset.name=imagenet", "dataset.name='imagenet' is not valid; choose one of: shapeset, "
                               "mnist, cifar10, small_imagenet"),
 ])
+@pytest.mark.e2e
 def test_sizes_and_names_out_of_range(run_smoke, override, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         run_smoke(override)
 
 
+@pytest.mark.e2e
 def test_batch_larger_than_the_training_set(run_smoke, tmp_path):
     fake_mnist(tmp_path / "data", n_train=600)  # 500 training examples after the valid split
     with pytest.raises(ConfigError, match=f"train.batch_size=501 is larger than the mnist training "
@@ -294,6 +361,7 @@ def test_shapeset_minibatch_larger_than_a_generation_chunk():
         assert x.shape == (1500, 1024) and y.shape == (1500,)
 
 
+@pytest.mark.e2e
 def test_unwritable_output_dir_one_line(tmp_path):
     (tmp_path / "afile").write_text("a file, not a dir: unwritable even for root")
     for mode, key in (("hydra.run.dir", []), ("hydra.sweep.dir", ["-m"])):
@@ -302,6 +370,7 @@ def test_unwritable_output_dir_one_line(tmp_path):
         one_line_error(res, f"cannot write the output dir {target} (Not a directory)", mode)
 
 
+@pytest.mark.e2e
 def test_truncated_dataset_file_one_line(tmp_path):
     raw = fake_mnist(tmp_path / "data")
     images = raw / "train-images-idx3-ubyte"
@@ -311,6 +380,7 @@ def test_truncated_dataset_file_one_line(tmp_path):
     one_line_error(res, str(images), "truncated", "IDX")
 
 
+@pytest.mark.e2e
 def test_changed_config_on_resume_one_line(tmp_path, uninterrupted):
     run_dir = tmp_path / "run"
     shutil.copytree(uninterrupted, run_dir)

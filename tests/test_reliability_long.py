@@ -25,6 +25,7 @@ def _run(tmp_path: Path, name: str, updates: int, every: int) -> int:
     return event_bytes(tmp_path / name)
 
 
+@pytest.mark.e2e
 def test_event_files_grow_with_logged_steps_not_with_updates(tmp_path):
     base = _run(tmp_path, "base", updates=200, every=20)
     same_points = _run(tmp_path, "twice_the_updates", updates=400, every=40)
@@ -55,6 +56,7 @@ def _slope(points: list[tuple[int, int]]) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_resident_memory_is_flat_over_a_long_run(tmp_path, monkeypatch):
     """200k updates (GLOROT_LONG_RUN_UPDATES to change it) of a small net with probes every
     updates/400 and histograms and evaluations every updates/200; RSS is sampled at each

@@ -18,11 +18,13 @@ from glorot_repro.checkpoint import CHECKPOINT, PREVIOUS, load_checkpoint
 from glorot_repro.compose import compose_config
 from glorot_repro.errors import ResumeError
 from glorot_repro.events import FOOTER, HEADER, frame, repair
+from glorot_repro.lock import LOCK
 from glorot_repro.tblog import SUFFIX
 from glorot_repro.run import save_config
 from glorot_repro.train import train
 
-from conftest import ARGS, comparable, entry_point, histograms, one_line_error, read_summary, scalars
+from conftest import (ARGS, comparable, entry_point, faulty_entry_point, histograms, one_line_error,
+                      read_summary, scalars)
 
 EVENTS = "events.out.tfevents.*"
 
@@ -74,6 +76,7 @@ def warnings_from(caplog) -> list[str]:
 # ------------------------------------------------------------------------------------------------
 # One process per run dir
 # ------------------------------------------------------------------------------------------------
+@pytest.mark.e2e
 def test_a_second_process_on_a_live_run_dir_is_refused_and_a_killed_holder_blocks_nothing(
         tmp_path, paused, at_40):
     run_dir = tmp_path / "run"
@@ -89,6 +92,7 @@ def test_a_second_process_on_a_live_run_dir_is_refused_and_a_killed_holder_block
     assert_same_as(run_dir, at_40)
 
 
+@pytest.mark.e2e
 def test_two_processes_started_together_on_one_run_dir_run_once(tmp_path):
     """train.updates=0: evaluated and probed at initialisation, which both would log."""
     run_dir = tmp_path / "run"
@@ -130,6 +134,7 @@ def _flip(data: bytearray, start: int, n: int) -> None:
 
 
 @pytest.mark.parametrize("damage", ["four_length_bytes", "one_data_byte", "truncated_mid_record"])
+@pytest.mark.e2e
 def test_damaged_event_records_are_dropped_and_the_intact_ones_kept(tmp_path, at_40, caplog,
                                                                     damage):
     """A record in the middle of the event file is damaged. Resuming drops it alone (framing is
@@ -187,6 +192,7 @@ def test_repair_drops_each_damaged_record_and_reports_what_is_lost(tmp_path):
     assert not path.exists()
 
 
+@pytest.mark.e2e
 def test_an_event_file_deleted_behind_its_checkpoint_is_reported(tmp_path, at_40, caplog):
     run_dir = tmp_path / "run"
     shutil.copytree(at_40, run_dir)
@@ -200,8 +206,11 @@ def test_an_event_file_deleted_behind_its_checkpoint_is_reported(tmp_path, at_40
     assert {s for series in scalars(run_dir).values() for s, _ in series} == {60}
 
 
+# From update 25 on the disk is full: every event write fails (TensorBoard's writer appends
+# through LocalFileSystem.append), and so does every write of train.log, whose descriptor now
+# writes to /dev/full (the kernel answers ENOSPC).
 DISK_FULL_AT_25 = """
-import sys
+import os
 from tensorboard.compat.tensorflow_stub.io.gfile import LocalFileSystem
 from glorot_repro.data.streams import ShapesetStream
 
@@ -214,25 +223,67 @@ def full(*args, **kwargs):
 
 def filling_next_batch(self, k):
     calls[0] += 1
-    if calls[0] == 25:  # from update 25 on, every event write fails
+    if calls[0] == 25:
         LocalFileSystem.append = full
+        dev_full = os.open("/dev/full", os.O_WRONLY)
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:  # the listing's own descriptor, closed since
+                continue
+            if target.endswith("train.log"):
+                os.dup2(dev_full, int(fd))
     return next_batch(self, k)
 
 
 ShapesetStream.next_batch = filling_next_batch
-sys.argv = ["glorot_repro.train", *sys.argv[1:]]
-from glorot_repro.cli import main
-main()
 """
 
 
-def test_a_full_disk_under_the_event_writer_ends_the_run_in_one_line(tmp_path, at_40):
+@pytest.mark.e2e
+def test_a_full_disk_under_the_event_writer_and_the_log_ends_the_run_in_one_line(tmp_path):
+    """Probes and histograms every 10 updates: the writes that fail first are theirs. The one
+    line, and no traceback of train.log's failed writes after it; the rerun resumes from 20."""
     run_dir = tmp_path / "run"
-    res = subprocess.run([sys.executable, "-c", DISK_FULL_AT_25, *run_args(),
-                          f"hydra.run.dir={run_dir}"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    args = run_args("log.every=10", "log.histograms=10")
+    res = faulty_entry_point(DISK_FULL_AT_25, *args, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     one_line_error(res, f"could not write the event files in {run_dir} (No space left on device)")
     assert load_checkpoint(run_dir)["progress"]["update"] == 20
+    train(compose_config(args), run_dir)
+    train(compose_config(args), tmp_path / "straight")
+    assert_same_as(run_dir, tmp_path / "straight")
+
+
+# The event files cannot be cut or deleted (as under `chattr +i`): os.truncate and os.unlink
+# refuse them as the kernel would.
+IMMUTABLE_EVENT_FILES = """
+import errno, os
+
+for name in ("truncate", "unlink"):
+    def refused(path, *args, _real=getattr(os, name), **kwargs):
+        if "tfevents" in os.fspath(path):
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), os.fspath(path))
+        return _real(path, *args, **kwargs)
+    setattr(os, name, refused)
+"""
+
+
+@pytest.mark.e2e
+def test_an_event_file_the_resume_cannot_cut_ends_in_one_line_and_keeps_everything(
+        tmp_path, paused, at_40):
+    """Killed halfway through writing checkpoint 40, the run resumes from 20 and must cut the
+    event file's steps 21-40 first. An event file it may not cut ends the command in one line
+    naming it, with the checkpoints and event file as they were; once it may, the rerun ends as
+    if never killed."""
+    run_dir = tmp_path / "run"
+    paused(run_dir, "checkpoint_write", 2, run_args()).kill()
+    kept = {k: v for k, v in snapshot(run_dir).items() if "tfevents" in k or "checkpoint" in k}
+    events, = run_dir.glob(EVENTS)
+    res = faulty_entry_point(IMMUTABLE_EVENT_FILES, *run_args(), f"hydra.run.dir={run_dir}",
+                             cwd=tmp_path)
+    one_line_error(res, f"could not cut the event file {events} back to step 20 (Operation not "
+                        f"permitted)", "rerun the same command")
+    assert {k: v for k, v in snapshot(run_dir).items() if k in kept} == kept
     train(compose_config(run_args()), run_dir)
     assert_same_as(run_dir, at_40)
 
@@ -240,6 +291,7 @@ def test_a_full_disk_under_the_event_writer_ends_the_run_in_one_line(tmp_path, a
 # ------------------------------------------------------------------------------------------------
 # A stack with a diverged replica
 # ------------------------------------------------------------------------------------------------
+@pytest.mark.e2e
 def test_a_stack_killed_after_a_replica_diverged_before_any_checkpoint_resumes(tmp_path,
                                                                               monkeypatch):
     """lr 1e6 makes a relu net diverge by update 10, before the first checkpoint (20); the stack
@@ -278,6 +330,7 @@ def test_a_stack_killed_after_a_replica_diverged_before_any_checkpoint_resumes(t
 # ------------------------------------------------------------------------------------------------
 # Foreign content
 # ------------------------------------------------------------------------------------------------
+@pytest.mark.e2e
 def test_a_run_dir_with_someone_elses_event_file_and_summary_is_refused(tmp_path, caplog):
     run_dir = tmp_path / "theirs"
     writer = SummaryWriter(str(run_dir))
@@ -302,6 +355,36 @@ def test_a_run_dir_with_someone_elses_event_file_and_summary_is_refused(tmp_path
     assert any("train.force_resume" in w for w in warnings_from(caplog))
 
 
+@pytest.mark.e2e
+@pytest.mark.e2e
+def test_a_finished_run_without_its_checkpoints_is_refused_not_replaced(tmp_path, caplog):
+    """A completed run whose checkpoints were deleted, rerun in its dir with another lr: refused
+    in one line like a foreign dir, its summary and event file kept; train.force_resume starts
+    over, with one warning."""
+    run_dir = tmp_path / "run"
+    where = f"hydra.run.dir={run_dir}"
+    done = entry_point(*run_args(updates=20), where, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in (CHECKPOINT, PREVIOUS):
+        (run_dir / name).unlink(missing_ok=True)
+    before = snapshot(run_dir)
+    res = entry_point(*run_args("train.lr=0.1", updates=20), where, cwd=tmp_path)
+    one_line_error(res, f"{run_dir} holds a finished run (summary.json: completed) and no "
+                        f"checkpoint", "train.force_resume=true")
+    after = snapshot(run_dir)
+    assert after.pop("train.log").startswith(before.pop("train.log"))  # the refusal is added
+    after.pop(LOCK), before.pop(LOCK)  # its holder's pid
+    assert after == before
+
+    caplog.set_level(logging.INFO, logger="glorot_repro")
+    forced = train(compose_config(run_args("train.lr=0.1", "train.force_resume=true",
+                                           updates=20)), run_dir)
+    assert forced["status"] == "completed"
+    assert read_summary(run_dir) != json.loads(before["summary.json"])
+    warned, = warnings_from(caplog)
+    assert "over a finished one (summary.json: completed)" in warned
+
+
 def test_a_foreign_checkpoint_is_refused_in_one_line(tmp_path):
     run_dir = tmp_path / "theirs"
     run_dir.mkdir()
@@ -317,6 +400,7 @@ def test_a_foreign_checkpoint_is_refused_in_one_line(tmp_path):
     assert torch.load(run_dir / PREVIOUS, weights_only=False)["epoch"] == 4  # replaced, not lost
 
 
+@pytest.mark.e2e
 def test_a_refused_resume_leaves_the_runs_config_as_it_was(tmp_path, at_40):
     run_dir = tmp_path / "run"
     shutil.copytree(at_40, run_dir)
@@ -332,6 +416,7 @@ def test_a_refused_resume_leaves_the_runs_config_as_it_was(tmp_path, at_40):
 # Stops during pre-training
 # ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl_c"])
+@pytest.mark.e2e
 def test_a_stop_during_pretraining_ends_in_one_line(tmp_path, paused, signum):
     """Stopped in its 5th pre-training update, the run ends interrupted, without a checkpoint
     (pre-training keeps none) and with one line saying the rerun starts it over."""

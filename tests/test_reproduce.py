@@ -55,6 +55,7 @@ def outputs(out, artefact):
 
 
 @pytest.mark.parametrize("first", sorted(RUN_SETS))
+@pytest.mark.e2e
 def test_artefacts_end_to_end_at_smoke_scale(tmp_path, first):
     # Table 1's MNIST column (and Fig. 12) on a small MNIST tree in the real IDX format.
     overrides = [f"dataset.root={fake_mnist(tmp_path / 'data').parent.parent}",
@@ -74,6 +75,7 @@ def test_artefacts_end_to_end_at_smoke_scale(tmp_path, first):
     assert trained == EXPERIMENTS_TRAINED.get(first, [f"{first}_smoke"])
 
 
+@pytest.mark.e2e
 def test_collected_tables_carry_the_run_configs(tmp_path):
     runs = tmp_path / "runs"
     reproduce("fig06", "--scale", "smoke", "--runs", str(runs), "--out", "figs", cwd=tmp_path)
@@ -85,6 +87,7 @@ def test_collected_tables_carry_the_run_configs(tmp_path):
 
 
 @pytest.mark.parametrize("artefact", ["fig01", "fig05"])
+@pytest.mark.e2e
 def test_artefacts_without_runs(tmp_path, artefact):
     reproduce(artefact, "--out", "out", cwd=tmp_path)
     assert all(p.exists() for p in outputs(tmp_path / "out", artefact))
@@ -127,6 +130,7 @@ def test_fig11_rows_have_their_own_seeds():
     assert len(rows) == 6 and len(seeds) == 6
 
 
+@pytest.mark.e2e
 def test_figures_redraw_from_saved_series(run_smoke, tmp_path):
     """collect.save_series keeps a run set's tidy tables as CSV; read back they equal the
     tables from the event files, and reproduce.py draws from them with no runs present."""
@@ -154,6 +158,7 @@ def test_figures_redraw_from_saved_series(run_smoke, tmp_path):
         assert (tmp_path / "results" / "figures" / "long" / f"{artefact}.png").exists()
 
 
+@pytest.mark.e2e
 def test_saved_run_sets_add_up(run_smoke, tmp_path):
     """An experiment's run sets trained at different times (each activation's pilot, say) are
     read as one table from their saved series, and reproduce.py saves a new set beside the old
@@ -271,6 +276,7 @@ LONG_SETS = {"fig11": (["row=tanh_standard"], ["seed3_lr0.03", "seed1003_lr0.03"
 
 
 @pytest.mark.parametrize("experiment", sorted(LONG_SETS))
+@pytest.mark.e2e
 def test_long_scale_configs_train_at_smoke_size(run_smoke, tmp_path, experiment):
     """Each long budget's config as it composes at scale=long, shrunk to smoke size: the same
     stacks (seeds from the row, the pilot's init x lr grid) train and write their run dirs."""

@@ -194,6 +194,7 @@ def test_shapeset_splits_fixed_and_distinct():
     assert torch.equal(valid_x, again_x) and torch.equal(valid_y, again_y)
 
 
+@pytest.mark.e2e
 def test_samples_script_writes_png(tmp_path):
     out = tmp_path / "samples.png"
     result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "shapeset_samples.py"),

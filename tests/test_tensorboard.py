@@ -26,6 +26,8 @@ PER_LAYER_CHARTS = ["Fig. 2: activation mean +- std",
                     "Fig. 7 / eq. 13: back-propagated gradient std dC/ds (theory/: prediction)",
                     "Eq. 14: weight-gradient std (theory/: prediction)"]
 
+pytestmark = pytest.mark.e2e  # a smoke run, served by a real TensorBoard
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -14,8 +14,10 @@ from glorot_repro.compose import compose_config
 from glorot_repro.config import validate
 from glorot_repro.errors import ConfigError
 from glorot_repro.init import INITS
+from glorot_repro.lock import LOCK
 from glorot_repro.losses import cost
 from glorot_repro.run import Run
+from glorot_repro.tblog import logdir
 
 from conftest import REPO, comparable, crash_at, entry_point, read_summary, scalars
 
@@ -23,6 +25,7 @@ SUMMARY_KEYS = {"status", "updates", "examples", "best_valid_error", "test_error
                 "final_test_error", "seconds", "examples_per_second", "versions", "git"}
 
 
+@pytest.mark.e2e
 def test_every_activation_and_init_through_the_entry_point(tmp_path):
     """One Hydra multirun over activation x init, from a directory outside the repo."""
     sweep = tmp_path / "sweep"
@@ -47,6 +50,7 @@ def test_every_activation_and_init_through_the_entry_point(tmp_path):
             assert (run_dir / "checkpoint.pt").exists() and (run_dir / "train.log").exists()
 
 
+@pytest.mark.e2e
 def test_single_run_prints_where_logs_are(tmp_path):
     run_dir = tmp_path / "one"
     res = entry_point("scale=smoke", "device=cpu", "train.updates=20", f"hydra.run.dir={run_dir}",
@@ -57,6 +61,31 @@ def test_single_run_prints_where_logs_are(tmp_path):
     assert "completed: 20 updates" in out
 
 
+@pytest.mark.e2e
+def test_a_run_in_a_scratch_folder_prints_its_own_logdir(tmp_path):
+    """TensorBoard would load every event file under a scratch folder: the line names the run
+    dir itself there."""
+    scratch = tmp_path / "scratch"
+    (scratch / "someone_else").mkdir(parents=True)
+    res = entry_point("scale=smoke", "device=cpu", "train.updates=0",
+                      f"hydra.run.dir={scratch / 'x'}", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.splitlines()[-1].endswith(f"view: tensorboard --logdir {scratch / 'x'}")
+
+
+def test_the_logdir_is_the_parent_only_where_it_holds_runs_of_ours(tmp_path):
+    sweep = tmp_path / "sweep"
+    for job in ("0_lr=0.1", "1_lr=0.3"):
+        (sweep / job).mkdir(parents=True)
+        (sweep / job / LOCK).write_text("1\n")
+    (sweep / LOCK).write_text("1\n")
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    assert logdir(sweep / "0_lr=0.1") == sweep
+    (sweep / "notes.txt").write_text("not a run")
+    assert logdir(sweep / "0_lr=0.1") == sweep / "0_lr=0.1"
+
+
+@pytest.mark.e2e
 def test_summary_matches_logged_errors(run_smoke):
     summary, run_dir = run_smoke("seed=3")
     valid = dict(scalars(run_dir)["error/valid"])
@@ -68,6 +97,7 @@ def test_summary_matches_logged_errors(run_smoke):
     assert summary["final_test_error"] == pytest.approx(test[60], abs=1e-4)
 
 
+@pytest.mark.e2e
 def test_same_seed_same_numbers_other_seed_differs(run_smoke, tmp_path):
     a, _ = run_smoke("seed=5", run_dir=tmp_path / "a")
     b, _ = run_smoke("seed=5", run_dir=tmp_path / "b")
@@ -79,6 +109,7 @@ def test_same_seed_same_numbers_other_seed_differs(run_smoke, tmp_path):
 
 
 @pytest.mark.parametrize("crash_update", [17, 45])
+@pytest.mark.e2e
 def test_killed_run_resumes_to_the_same_numbers(run_smoke, tmp_path, monkeypatch, crash_update):
     """A crash (no chance to save) loses only the updates since the last checkpoint; rerunning
     in the same run dir ends with exactly the numbers and logged series of an uninterrupted run."""
@@ -104,6 +135,7 @@ def test_killed_run_resumes_to_the_same_numbers(run_smoke, tmp_path, monkeypatch
     ((), 25),  # at smoke width no layer is deferred (its factors would outweigh W)
     (("model.width=256", "train.defer=4"), 28),  # deferred: the next update with none pending
 ])
+@pytest.mark.e2e
 def test_sigterm_saves_checkpoint_and_resume_matches(run_smoke, tmp_path, monkeypatch,
                                                      overrides, stop_at):
     straight, _ = run_smoke(*overrides, run_dir=tmp_path / "straight")
@@ -116,6 +148,7 @@ def test_sigterm_saves_checkpoint_and_resume_matches(run_smoke, tmp_path, monkey
     assert scalars(run_dir) == scalars(tmp_path / "straight")
 
 
+@pytest.mark.e2e
 def test_interrupted_summary_says_which_update_its_last_errors_are_from(run_smoke, monkeypatch,
                                                                        caplog):
     crash_at(monkeypatch, 45, lambda: os.kill(os.getpid(), signal.SIGTERM))
@@ -127,6 +160,7 @@ def test_interrupted_summary_says_which_update_its_last_errors_are_from(run_smok
     assert "final test error" not in caplog.text
 
 
+@pytest.mark.e2e
 def test_first_eta_leaves_out_the_start_evaluation(run_smoke, monkeypatch, capsys):
     """The evaluation at update 0 takes 5 s here; were it timed as an update, the bar's first
     ETA would read 59 x 5 s or more. Half that leaves room for a busy machine's slow updates."""
@@ -143,6 +177,7 @@ def test_first_eta_leaves_out_the_start_evaluation(run_smoke, monkeypatch, capsy
     assert etas and all(60 * int(m) + int(s) < 59 * 5 / 2 for m, s in etas), etas
 
 
+@pytest.mark.e2e
 def test_divergence_stops_keeps_last_good_checkpoint(run_smoke, monkeypatch, caplog):
     """Inputs turn NaN from update 35: the check at 40 (train.check_every=10 at smoke scale)
     stops the run; the checkpoint of update 30 stays, finite."""
@@ -156,6 +191,7 @@ def test_divergence_stops_keeps_last_good_checkpoint(run_smoke, monkeypatch, cap
     assert "last good checkpoint (update 30)" in caplog.text
 
 
+@pytest.mark.e2e
 def test_diverged_single_run_exits_non_zero(tmp_path):
     res = entry_point("scale=smoke", "device=cpu", "activation=relu", "train.lr=1e6",
                       f"hydra.run.dir={tmp_path / 'd'}", cwd=tmp_path)
@@ -165,6 +201,7 @@ def test_diverged_single_run_exits_non_zero(tmp_path):
 
 
 @pytest.mark.parametrize("loss", ["nll", "quadratic"])
+@pytest.mark.e2e
 def test_lean_and_autograd_steps_train_alike(run_smoke, tmp_path, loss):
     lean, _ = run_smoke(f"train.loss={loss}", run_dir=tmp_path / "lean")
     auto, _ = run_smoke(f"train.loss={loss}", "train.step=autograd", run_dir=tmp_path / "auto")
@@ -190,6 +227,7 @@ def test_quadratic_cost_formula():
     ("train.defer=0", "train.defer must be a positive integer, got 0"),
     ("train.lr=0", "train.lr must be > 0"),
 ])
+@pytest.mark.e2e
 def test_bad_values_name_the_valid_ones(run_smoke, override, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         run_smoke(override)
@@ -218,6 +256,7 @@ def _close_series(a, b):
         assert [v for _, v in a[tag]] == pytest.approx([v for _, v in b[tag]], rel=1e-3, abs=1e-4), tag
 
 
+@pytest.mark.e2e
 def test_each_replica_equals_the_run_it_would_be_alone(run_smoke, tmp_path):
     """Four models (seeds x learning rates) in one process; replica (seed 1, lr 0.1) ends with the
     numbers of `seed=1 train.lr=0.1` run alone, up to float rounding (its lr scales the step
@@ -239,6 +278,7 @@ def test_each_replica_equals_the_run_it_would_be_alone(run_smoke, tmp_path):
     assert (replica_dir / "checkpoint.pt").exists()
 
 
+@pytest.mark.e2e
 def test_a_stack_of_one_names_its_replica(run_smoke, tmp_path):
     """train.replicas.n_seeds=1 (one net of a row, as the long runs train it) writes its replica
     dir with the config it ran with, so the collector can name it (init, lr, seed)."""
@@ -248,6 +288,7 @@ def test_a_stack_of_one_names_its_replica(run_smoke, tmp_path):
     assert collect_summaries(group_dir)[["seed", "lr"]].values.tolist() == [[7, 0.03]]
 
 
+@pytest.mark.e2e
 def test_replicas_across_inits_equal_the_runs_alone(run_smoke, tmp_path):
     """Standard and normalized nets in one stack: each replica is the lone run with its init."""
     group, group_dir = run_smoke("train.replicas.inits=[standard,normalized]", "seed=1",
@@ -264,6 +305,7 @@ def test_replicas_across_inits_equal_the_runs_alone(run_smoke, tmp_path):
         run_smoke("train.replicas.inits=[xavier]")
 
 
+@pytest.mark.e2e
 def test_replicas_resume_after_a_kill(run_smoke, tmp_path, monkeypatch):
     straight, _ = run_smoke(*REPLICAS, run_dir=tmp_path / "straight")
 
@@ -284,6 +326,7 @@ def test_replicas_resume_after_a_kill(run_smoke, tmp_path, monkeypatch):
         assert scalars(tmp_path / "resumed" / name) == scalars(tmp_path / "straight" / name)
 
 
+@pytest.mark.e2e
 def test_autograd_step_refuses_replicas(run_smoke):
     with pytest.raises(ConfigError, match="train.step=autograd trains one model"):
         run_smoke(*REPLICAS, "train.step=autograd")

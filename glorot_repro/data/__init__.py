@@ -38,6 +38,19 @@ def load_splits(cfg) -> Splits:
     raise ValueError(f"not an in-memory dataset: {cfg.name!r}")
 
 
+def check_files(cfg) -> None:
+    """Raise DatasetError if the real dataset's files are not under cfg.root: cheap checks (a
+    file's presence, an IDX header) that the command runs before it makes a run dir. Nothing to
+    check for Shapeset (generated) or with dataset.download=true (the loader fetches them)."""
+    from glorot_repro.data import vision
+
+    if cfg.name == "shapeset" or cfg.get("download", False):
+        return
+    check = {"mnist": vision.check_mnist_files, "cifar10": vision.check_cifar10_files,
+             "small_imagenet": vision.check_small_imagenet_files}[cfg.name]
+    check(Path(cfg.root).expanduser())
+
+
 def build_data(cfg, device: torch.device, batch_size: int) -> StudyData:
     """cfg is the `dataset` config node. Training streams are made per seed (one per model) and
     serve minibatches of `batch_size`."""
@@ -65,4 +78,4 @@ def build_data(cfg, device: torch.device, batch_size: int) -> StudyData:
                      n_inputs=s.n_inputs, n_classes=s.n_classes)
 
 
-__all__ = ["DatasetError", "Splits", "StudyData", "build_data", "load_splits"]
+__all__ = ["DatasetError", "Splits", "StudyData", "build_data", "check_files", "load_splits"]

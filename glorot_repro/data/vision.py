@@ -158,6 +158,34 @@ def _mnist_part(root: Path, train: bool, layout: str) -> tuple[torch.Tensor, tor
     return images, labels
 
 
+def check_mnist_files(root: str | os.PathLike) -> None:
+    """Raise DatasetError unless the four MNIST files are under ``<root>/MNIST/raw`` with intact
+    IDX headers and sizes: a check of a few bytes each, which the command runs before it makes
+    a run dir (glorot_repro/callbacks.py)."""
+    root = Path(root).expanduser()
+    raw = root / "MNIST" / "raw"
+    layout = _mnist_layout(raw)
+    if not root.is_dir():
+        raise DatasetError(_paragraph(
+            f"MNIST root folder {root} does not exist.", layout,
+            "Pass dataset.download=true to download them, or point the dataset root at the "
+            "folder that holds MNIST/raw."))
+    missing = [name for name in _MNIST_FILES if not (raw / name).is_file()]
+    if missing:
+        raise DatasetError(_paragraph(
+            f"MNIST file(s) missing: {', '.join(str(raw / m) for m in missing)}.", layout,
+            "Pass dataset.download=true to download them (torchvision's mirrors), or copy the "
+            "gunzipped files from http://yann.lecun.com/exdb/mnist/ there."))
+    counts = {name: _check_idx(raw / name, magic, shape, layout)
+              for name, (magic, shape) in _MNIST_FILES.items()}
+    for part in ("train", "t10k"):
+        n_img, n_lab = counts[f"{part}-images-idx3-ubyte"], counts[f"{part}-labels-idx1-ubyte"]
+        if n_img != n_lab:
+            raise DatasetError(_paragraph(
+                f"MNIST {part} files in {raw} disagree: {n_img} images but {n_lab} labels.",
+                layout, "Delete them and pass dataset.download=true to fetch a fresh copy."))
+
+
 def load_mnist(root: str | os.PathLike, download: bool = False, split_seed: int = 0) -> Splits:
     """MNIST as in docs/paper.md §1: 50k train / 10k valid / 10k test, 784 inputs in [0, 1].
 
@@ -183,25 +211,7 @@ def load_mnist(root: str | os.PathLike, download: bool = False, split_seed: int 
                 f"Downloading MNIST into {raw} failed ({type(exc).__name__}: {exc}).", layout,
                 "Check the network, or copy the four files there by hand.")) from exc
 
-    if not root.is_dir():
-        raise DatasetError(_paragraph(
-            f"MNIST root folder {root} does not exist.", layout,
-            "Pass dataset.download=true to download them, or point the dataset root at the "
-            "folder that holds MNIST/raw."))
-    missing = [name for name in _MNIST_FILES if not (raw / name).is_file()]
-    if missing:
-        raise DatasetError(_paragraph(
-            f"MNIST file(s) missing: {', '.join(str(raw / m) for m in missing)}.", layout,
-            "Pass dataset.download=true to download them (torchvision's mirrors), or copy the "
-            "gunzipped files from http://yann.lecun.com/exdb/mnist/ there."))
-    counts = {name: _check_idx(raw / name, magic, shape, layout)
-              for name, (magic, shape) in _MNIST_FILES.items()}
-    for part in ("train", "t10k"):
-        n_img, n_lab = counts[f"{part}-images-idx3-ubyte"], counts[f"{part}-labels-idx1-ubyte"]
-        if n_img != n_lab:
-            raise DatasetError(_paragraph(
-                f"MNIST {part} files in {raw} disagree: {n_img} images but {n_lab} labels.",
-                layout, "Delete them and pass dataset.download=true to fetch a fresh copy."))
+    check_mnist_files(root)
 
     train_images, train_labels = _mnist_part(root, True, layout)
     test_images, test_labels = _mnist_part(root, False, layout)
@@ -286,6 +296,23 @@ def _read_cifar_batch(path: Path, n_classes: int, layout: str) -> tuple[np.ndarr
     return data, labels.astype(np.int64)
 
 
+def check_cifar10_files(root: str | os.PathLike) -> None:
+    """Raise DatasetError unless every CIFAR-10 batch file is in ``<root>/cifar-10-batches-py``
+    (their contents are checked as they are read)."""
+    folder = Path(root).expanduser() / CIFAR_DIR
+    layout = _cifar_layout(folder)
+    get_it = ("Pass dataset.download=true to download it, or extract cifar-10-python.tar.gz from "
+              "https://www.cs.toronto.edu/~kriz/cifar.html into the dataset root.")
+    if not folder.is_dir():
+        raise DatasetError(_paragraph(f"CIFAR-10 folder {folder} does not exist.", layout, get_it))
+    names = (*CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH, CIFAR_META)
+    missing = [name for name in names if not (folder / name).is_file()]
+    if missing:
+        raise DatasetError(_paragraph(
+            f"CIFAR-10 file(s) missing: {', '.join(str(folder / m) for m in missing)}.",
+            layout, get_it))
+
+
 def load_cifar10(root: str | os.PathLike, download: bool = False, split_seed: int = 0) -> Splits:
     """CIFAR-10 as in docs/paper.md §1: 40k train / 10k valid / 10k test, 3072 inputs in [0, 1].
 
@@ -314,16 +341,7 @@ def load_cifar10(root: str | os.PathLike, download: bool = False, split_seed: in
                 "Check the network, or extract cifar-10-python.tar.gz from "
                 "https://www.cs.toronto.edu/~kriz/cifar.html into the root yourself.")) from exc
 
-    get_it = ("Pass dataset.download=true to download it, or extract cifar-10-python.tar.gz from "
-              "https://www.cs.toronto.edu/~kriz/cifar.html into the dataset root.")
-    if not folder.is_dir():
-        raise DatasetError(_paragraph(f"CIFAR-10 folder {folder} does not exist.", layout, get_it))
-    names = (*CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH, CIFAR_META)
-    missing = [name for name in names if not (folder / name).is_file()]
-    if missing:
-        raise DatasetError(_paragraph(
-            f"CIFAR-10 file(s) missing: {', '.join(str(folder / m) for m in missing)}.",
-            layout, get_it))
+    check_cifar10_files(root)
 
     meta = _read_pickle(folder / CIFAR_META, layout)
     label_names = meta.get("label_names")
@@ -363,6 +381,24 @@ def _image_extensions() -> tuple[str, ...]:
     return tuple(IMG_EXTENSIONS)
 
 
+def check_small_imagenet_files(root: str | os.PathLike) -> None:
+    """Raise DatasetError unless ``<root>/small_imagenet`` holds class sub-folders (their images
+    are checked as they are read)."""
+    folder = Path(root).expanduser() / IMAGENET_DIR
+    _image_classes(folder, _imagenet_layout(folder))
+
+
+def _image_classes(folder: Path, layout: str) -> list[str]:
+    """The sorted class sub-folders of an ImageFolder tree, or DatasetError if it has none."""
+    if not folder.is_dir():
+        raise DatasetError(_paragraph(f"Small-ImageNet folder {folder} does not exist.", layout))
+    classes = sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
+    if not classes:
+        raise DatasetError(_paragraph(
+            f"Small-ImageNet folder {folder} holds no class sub-folders.", layout))
+    return classes
+
+
 def _scan_image_folder(folder: Path, layout: str) -> tuple[list[str], list[tuple[str, int, int]]]:
     """Class names and (relative path, size in bytes, class index) of every image, in a fixed order.
 
@@ -370,12 +406,7 @@ def _scan_image_folder(folder: Path, layout: str) -> tuple[list[str], list[tuple
     filter, empty class folder is an error) without building its sample list twice. File sizes
     go into the cache key so that a replaced image also invalidates the cache.
     """
-    if not folder.is_dir():
-        raise DatasetError(_paragraph(f"Small-ImageNet folder {folder} does not exist.", layout))
-    classes = sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
-    if not classes:
-        raise DatasetError(_paragraph(
-            f"Small-ImageNet folder {folder} holds no class sub-folders.", layout))
+    classes = _image_classes(folder, layout)
     extensions = _image_extensions()
     files: list[tuple[str, int, int]] = []
     empty = []
