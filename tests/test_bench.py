@@ -70,3 +70,23 @@ def test_update_flops_match_torchs_count_of_a_plain_update():
 def test_bench_states_the_arithmetic_ceiling(tmp_path):
     stdout, _ = bench("--modes", "plain,lean", tmp_path=tmp_path)
     assert "ceiling:" in stdout and "3x plain would need" in stdout
+
+
+def test_trainer_modes_time_train_itself_with_a_breakdown(tmp_path):
+    """train() on Shapeset and on MNIST (a small tree in the real format) beside the plain loop,
+    each part of its time named, the parts adding up to the window."""
+    from conftest import fake_mnist
+
+    root = fake_mnist(tmp_path / "data").parent.parent
+    stdout, rates = bench("--modes", "plain,trainer,trainer-mnist", "--dataset-root", str(root),
+                          tmp_path=tmp_path)
+    assert set(rates) == {"plain", "trainer", "trainer-mnist"}
+    assert all(r > 0 for r in rates.values())
+    for name in ("trainer", "trainer-mnist"):
+        line = next(l for l in stdout.splitlines() if l.strip().startswith(f"{name}: setup"))
+        shares = [float(part.split()[-1].rstrip("%"))
+                  for part in line.split(": ", 2)[2].split(", ")]
+        assert [part.split()[0] for part in line.split(": ", 2)[2].split(", ")] == [
+            "step", "data", "evaluation", "probes", "histograms", "checkpoint", "rest"]
+        assert abs(sum(shares) - 100) < 0.5 and all(s >= 0 for s in shares[:-1])
+    assert stdout.count("projected over train.updates=200000") == 2
