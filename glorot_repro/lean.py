@@ -87,6 +87,7 @@ class LeanSGD:
     def _make_buffers(self, batch: int) -> None:
         self.sync()
         self.batch, rows = batch, self.defer * batch
+        self.lr_per_example = self.lr / batch  # each model's step on its mean cost's gradient
         self.pending_d, self.pending_z = [], []
         for w in self.weights:
             k, out, inp = w.shape
@@ -130,7 +131,7 @@ class LeanSGD:
         value = example_costs(logits, y, self.loss).mean(dim=1)
         # The gradient of each model's mean cost w.r.t. its logits, times its learning rate: every
         # delta below is then already the step to take (the equations are linear in delta).
-        delta = output_delta(logits, y, self.loss).mul_(self.lr / batch)
+        delta = output_delta(logits, y, self.loss).mul_(self.lr_per_example)
         new = slice(self.rows, self.rows + batch)
         for l in reversed(range(len(self.weights))):
             below = None
