@@ -206,8 +206,10 @@ def trainer_loop(dataset: str, width: int, depth: int, root: str | None, clock: 
         cfg = compose_config(overrides + [f"train.updates={updates}"])
         with tempfile.TemporaryDirectory(prefix="bench_trainer_") as run_dir:
             clock.start()
-            train(cfg, run_dir)
+            status = train(cfg, run_dir)["status"]
             parts = clock.stop()
+        if status != "completed":  # stopped (SIGTERM) or diverged: not a window of `updates`
+            raise SystemExit(f"bench: the trainer's run ended {status}; no rate to report")
         breakdowns.append((updates, parts, dict(clock.calls)))
         return sum(parts.values()) - parts["setup"]
     return run, compose_config(overrides)
