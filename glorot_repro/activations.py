@@ -26,6 +26,12 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
+# In-place forms, where torch has one: the lean step applies them to rows it keeps anyway.
+ACTIVATIONS_IN_PLACE: dict[str, Activation] = {
+    "sigmoid": torch.sigmoid_, "tanh": torch.tanh_, "relu": torch.relu_,
+}
+
+
 def get_activation(name: str) -> Activation:
     return lookup(ACTIVATIONS, name, "activation")
 

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from glorot_repro import kernels
-from glorot_repro.activations import DERIVATIVES_OF_OUTPUT
+from glorot_repro.activations import ACTIVATIONS_IN_PLACE, DERIVATIVES_OF_OUTPUT
 from glorot_repro.backprop import output_delta
 from glorot_repro.losses import example_costs
 from glorot_repro.model import DeepMLP
@@ -49,6 +49,7 @@ class LeanSGD:
             raise ValueError(f"defer must be >= 1 (1 = write each update at once), got {defer}")
         first = models[0]
         self.f, self.loss = first.f, loss
+        self.f_ = ACTIVATIONS_IN_PLACE.get(first.activation_name)  # None: only out of place
         self.fprime = DERIVATIVES_OF_OUTPUT[first.activation_name]
         weight = first.output.weight
         self.lr = torch.tensor(lrs, dtype=weight.dtype, device=weight.device).view(-1, 1, 1)
@@ -88,6 +89,7 @@ class LeanSGD:
     def _make_buffers(self, batch: int) -> None:
         self.sync()
         self.batch, rows = batch, self.defer * batch
+        self.lr_per_example = self.lr / batch  # each model's step on its mean cost's gradient
         self.pending_d, self.pending_z = [], []
         for w in self.weights:
             k, out, inp = w.shape
@@ -96,6 +98,20 @@ class LeanSGD:
             self.pending_z.append(w.new_empty(k, rows, inp) if deferred else None)
         deferring = any(d is not None for d in self.pending_d)
         self.capacity = rows if deferring else batch
+        # Per step j of the cycle and layer l: the rows of D and Z that step j fills. The kernel
+        # writes delta^l into D's rows and, where they are contiguous (a lone model's) and the
+        # activation has an in-place form, z^l into Z's: the step then copies neither. Elsewhere
+        # an activation runs on a fresh tensor, as its vectorised loop may round a
+        # non-contiguous tensor's row ends otherwise (a stacked model must equal its lone run).
+        def rows_of(buffers, j, contiguous=False):
+            views = [None if b is None else b[:, j * batch:(j + 1) * batch] for b in buffers]
+            return [v if v is None or not contiguous or v.is_contiguous() else None for v in views]
+        in_place = self.kernel is not None and self.f_ is not None
+        steps = range(self.capacity // batch)
+        self.slots_d = [rows_of(self.pending_d, j) if self.kernel is not None
+                        else [None] * len(self.weights) for j in steps]
+        self.slots_z = [rows_of(self.pending_z, j, contiguous=True) if in_place
+                        else [None] * len(self.weights) for j in steps]
 
     def _factors(self, l: int) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Layer l's pending D and Z, or None when nothing of it is pending."""
@@ -122,53 +138,62 @@ class LeanSGD:
             self._make_buffers(batch)
         if self.kernel is not None:
             x = x.contiguous()  # the kernel reads rows as vectors
+        depth = len(self.weights)
+        slots_d, slots_z = self.slots_d[self.rows // batch], self.slots_z[self.rows // batch]
         inputs, z = [x], x
-        for l in range(len(self.weights)):
-            s = self._forward(l, z)
-            z = self.f(s) if l < len(self.weights) - 1 else s
+        for l in range(depth):
+            out = slots_z[l + 1] if l < depth - 1 else None
+            s = self._forward(l, z, out)
+            z = s if l == depth - 1 else self.f_(s) if out is not None else self.f(s)
             inputs.append(z)
         logits = inputs.pop()
         value = example_costs(logits, y, self.loss).mean(dim=1)
         # The gradient of each model's mean cost w.r.t. its logits, times its learning rate: every
         # delta below is then already the step to take (the equations are linear in delta).
-        delta = output_delta(logits, y, self.loss).mul_(self.lr / batch)
+        delta = output_delta(logits, y, self.loss).mul_(self.lr_per_example)
         new = slice(self.rows, self.rows + batch)
-        for l in reversed(range(len(self.weights))):
+        for l in reversed(range(depth)):
             below = None
             if l:  # BP2 with the weights before this step
-                below = self._backward(l, delta).mul_(self.fprime(inputs[l]))
+                below = self._backward(l, delta, slots_d[l - 1]).mul_(self.fprime(inputs[l]))
             self.biases[l].sub_(delta.sum(dim=1, keepdim=True))  # BP3 + SGD step
             if self.pending_d[l] is None:  # BP4 + SGD step, at once: W -= delta^T z
                 self._write(l, delta, inputs[l])
-            else:  # ... or pending
-                self.pending_d[l][:, new] = delta
-                self.pending_z[l][:, new] = inputs[l]
+            else:  # ... or pending (unless already written in place)
+                if slots_d[l] is None or l == depth - 1:
+                    self.pending_d[l][:, new] = delta
+                if slots_z[l] is None or l == 0:  # the forward fills layers 1.. only
+                    self.pending_z[l][:, new] = inputs[l]
             delta = below
         self.rows += batch
         if self.rows == self.capacity:
             self.sync()
         return value, logits
 
-    def _forward(self, l: int, z: torch.Tensor) -> torch.Tensor:
-        """s = b + z W_eff^T, with W_eff^T = W^T - Z^T D."""
+    def _forward(self, l: int, z: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """s = b + z W_eff^T, with W_eff^T = W^T - Z^T D; into `out` if given (kernel only)."""
         w, b, factors = self.weights[l], self.biases[l], self._factors(l)
         if self.kernel is None:
             s = torch.baddbmm(b, z, w.transpose(1, 2))
         else:
-            s = b.expand(z.shape[0], z.shape[1], w.shape[1]).clone()
+            shape = (z.shape[0], z.shape[1], w.shape[1])
+            s = b.expand(*shape).clone() if out is None else out.copy_(b.expand(*shape))
             self.kernel.nt(s, z, w, True, False)
         if factors is not None:
             d, zs = factors
             self._correct(s, z, zs, d)
         return s
 
-    def _backward(self, l: int, delta: torch.Tensor) -> torch.Tensor:
-        """BP2 before the activation's derivative: delta W_eff = delta W - (delta D^T) Z."""
+    def _backward(self, l: int, delta: torch.Tensor,
+                  out: torch.Tensor | None = None) -> torch.Tensor:
+        """BP2 before the activation's derivative: delta W_eff = delta W - (delta D^T) Z; into
+        `out` if given (kernel only)."""
         w, factors = self.weights[l], self._factors(l)
         if self.kernel is None:
             below = torch.bmm(delta, w)
         else:
-            below = delta.new_empty(delta.shape[0], delta.shape[1], w.shape[2])
+            below = delta.new_empty(delta.shape[0], delta.shape[1], w.shape[2]) if out is None \
+                else out
             self.kernel.nn(below, delta, w, False, False)
         if factors is not None:
             d, zs = factors

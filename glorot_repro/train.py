@@ -101,6 +101,10 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
     for r in going_on:
         r.open_log()
 
+    def stack(tensors: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """The models' minibatches along a leading model axis; one model's as a view, no copy."""
+        return tensors[0].unsqueeze(0) if len(tensors) == 1 else torch.stack(tensors)
+
     def elapsed() -> float:
         return base_seconds + time.time() - started
 
@@ -159,8 +163,7 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
                 # One SGD step of every model on its own fresh minibatch (diverged ones too: the
                 # stacks keep their shape; their numbers are no longer read).
                 batches = [r.stream.next_batch(tc.batch_size) for r in runs]
-                x = torch.stack([b[0] for b in batches])
-                y = torch.stack([b[1] for b in batches])
+                x, y = (stack(t) for t in zip(*batches))
                 windows.add(*sgd.step(x, y), y)
                 u += 1
                 bar.update(1)

@@ -12,6 +12,8 @@
     python scripts/bench.py --modes plain,lean,lean-avx2    # the AVX-512 build against the AVX2 one
     python scripts/bench.py --threads-vs-processes --updates 300   # 1 process x 2 threads, 2 x 1
     python scripts/bench.py --watch-models resnet18,transformer   # hooks.watch at every 1, 10, 100
+    python scripts/bench.py --modes plain,trainer,trainer-mnist --updates 10000 \
+        --dataset-root /work/shared/datasets     # train() itself at scale=long's cadence
 
 The work is the paper's: a 5x1000 tanh net on 1024 inputs (Shapeset's size), minibatch 10, SGD,
 on pre-drawn minibatches shared by all modes:
@@ -32,6 +34,12 @@ on pre-drawn minibatches shared by all modes:
   lean-avx2, replicas-avx2
             lean and replicas on the kernel's AVX2 build (LeanSGD(kernel="avx2")): beside lean
             and replicas, what the AVX-512 build gains on a CPU that has it
+  trainer   glorot_repro.train.train() itself, one model, at scale=long's cadence (evaluations,
+            probes, histograms, checkpoints, its online Shapeset stream), in a fresh run dir
+            each repeat; its rate leaves out the setup before the first update (the fixed
+            validation and test sets), and a breakdown says where its time went
+  trainer-mnist
+            the same on MNIST (--dataset-root: where MNIST/raw lives)
 With --cuda-graphs on (the default on CUDA: `auto`), our modes replay each update as a CUDA graph
 (glorot_repro/graphs.py) and are named <mode>+graphs; `both` runs each with and without graphs.
 On a CPU, `on` runs the graphs' static-buffer step uncaptured (what the CPU tests check).
@@ -64,6 +72,7 @@ import multiprocessing
 import statistics
 import tempfile
 import time
+from collections import defaultdict
 
 import torch
 from torch.utils.tensorboard import SummaryWriter
@@ -71,18 +80,20 @@ from torch.utils.tensorboard import SummaryWriter
 from glorot_repro import kernels
 from glorot_repro.compose import compose_config
 from glorot_repro.data.shapeset import Shapeset3x2
-from glorot_repro.data.streams import ShapesetStream
+from glorot_repro.data.streams import ShapesetStream, TensorStream
 from glorot_repro.graphs import GraphedSGD
 from glorot_repro.hooks import watch
 from glorot_repro.lean import LeanSGD
 from glorot_repro.model import DeepMLP
 from glorot_repro.probes import layer_internals, run_probes
-from glorot_repro.run import TrainingWindows
+from glorot_repro.run import Run, TrainingWindows
 from glorot_repro.sgd import resolve_defer
+from glorot_repro.train import train
 
 INPUTS, CLASSES, DEPTH, WIDTH, BATCH, LR = 1024, 9, 5, 1000, 10, 0.01
 TABLE1_SEEDS, TABLE1_LRS = (0, 1, 2), (0.01, 0.03, 0.1)  # conf/experiment/table1.yaml
 OURS = ("lean", "probed", "replicas", "mixed", "table1")  # the modes that can use CUDA graphs
+TRAINER_DATASETS = {"trainer": "shapeset", "trainer-mnist": "mnist"}
 
 
 def sync(device: torch.device) -> None:
@@ -139,6 +150,81 @@ def lean_loop(batches, device, models: int, defer: int, width: int, depth: int,
             x, y = batches[u % len(batches)]
             sgd.step(x[:models], y[:models])
     return run
+
+
+# What the trainer's breakdown times, as (class, method, part): each wrapped for the bench's process.
+TRAINER_PARTS = [(LeanSGD, "step", "step"), (LeanSGD, "sync", "step"),
+                 (ShapesetStream, "next_batch", "data"), (TensorStream, "next_batch", "data"),
+                 (Run, "evaluate", "evaluation"), (Run, "probe", "probes"),
+                 (Run, "checkpoint", "checkpoint")]
+PART_ORDER = ("step", "data", "evaluation", "probes", "histograms", "checkpoint", "rest")
+
+
+class PartClock:
+    """Wall time spent in each of the trainer's parts (TRAINER_PARTS) while it is on, and how
+    often each ran. A probe at a histogram update (histograms and Jacobians too) is its own part,
+    "histograms". "setup" is the time before the first update, less the parts in it."""
+
+    def __init__(self):
+        self.seconds, self.calls = defaultdict(float), defaultdict(int)
+        self.on = self.inside = False
+        self.first_step = None  # perf_counter at the first step's start
+        for cls, method, part in TRAINER_PARTS:
+            setattr(cls, method, self._timed(getattr(cls, method), part))
+
+    def _timed(self, fn, part):
+        def timed(obj, *args, **kwargs):
+            if not self.on or self.inside:  # a part within a part (the step's sync): the outer's
+                return fn(obj, *args, **kwargs)
+            name = part
+            if part == "probes" and obj.cfg.log.histograms and args[0] % obj.cfg.log.histograms == 0:
+                name = "histograms"
+            start = time.perf_counter()
+            if part == "step" and self.first_step is None:
+                self.first_step = start
+                self.seconds["setup"] = start - self.began - sum(self.seconds.values())
+            self.inside = True
+            try:
+                out = fn(obj, *args, **kwargs)
+            finally:
+                self.inside = False
+            self.seconds[name] += time.perf_counter() - start
+            self.calls[name] += fn.__name__ != "sync"
+            return out
+        return timed
+
+    def start(self) -> None:
+        self.seconds.clear()
+        self.calls.clear()
+        self.first_step, self.on, self.began = None, True, time.perf_counter()
+
+    def stop(self) -> dict[str, float]:
+        """Seconds per part of the run since start(), setup and rest included."""
+        total, self.on = time.perf_counter() - self.began, False
+        parts = dict(self.seconds)
+        parts["rest"] = total - sum(parts.values())
+        return parts
+
+
+def trainer_loop(dataset: str, width: int, depth: int, root: str | None, clock: PartClock,
+                 breakdowns: list):
+    """glorot_repro.train.train() on one model at scale=long's cadence, for `updates` updates in
+    a fresh run dir; returns its seconds less the setup, and adds its parts to `breakdowns`."""
+    overrides = ["scale=long", "activation=tanh", "init=normalized", f"train.lr={LR}",
+                 f"dataset={dataset}", f"model.width={width}", f"model.depth={depth}",
+                 "log.progress=false"] + ([f"dataset.root={root}"] if root else [])
+
+    def run(updates: int) -> float:
+        cfg = compose_config(overrides + [f"train.updates={updates}"])
+        with tempfile.TemporaryDirectory(prefix="bench_trainer_") as run_dir:
+            clock.start()
+            status = train(cfg, run_dir)["status"]
+            parts = clock.stop()
+        if status != "completed":  # stopped (SIGTERM) or diverged: not a window of `updates`
+            raise SystemExit(f"bench: the trainer's run ended {status}; no rate to report")
+        breakdowns.append((updates, parts, dict(clock.calls)))
+        return sum(parts.values()) - parts["setup"]
+    return run, compose_config(overrides)
 
 
 def table1_loop(device, defer: int, width: int, depth: int, graphs: bool = False):
@@ -384,6 +470,38 @@ def print_watch_models(results: dict, steps: int, repeats: int) -> None:
               f"{elements['weight gradients']:,} weight-gradient entries):")
         for part, ms in parts.items():
             print(f"    {part:34s} {ms:8.1f} ms")
+def print_breakdown(name: str, breakdowns: list, cfg, plain: float) -> None:
+    """Where the trainer's time went, median over the repeats: each part's share of the window
+    (setup left out), its cost per update or per event, and the rate this projects for a whole
+    run at the config's cadence (train.updates of scale=long: what its windows leave out is the
+    start's one full probe and evaluation weighing more than in a long run)."""
+    updates = breakdowns[0][0]
+    med = {part: statistics.median(p.get(part, 0.0) for _, p, _ in breakdowns)
+           for part in ("setup", *PART_ORDER)}
+    calls = {part: max(c.get(part, 0) for _, _, c in breakdowns) for part in PART_ORDER}
+    window = sum(med[part] for part in PART_ORDER)
+    shares = ", ".join(f"{part} {100 * med[part] / window:.1f}%" for part in PART_ORDER)
+    print(f"  {name}: setup {med['setup']:.2f} s (left out), then {updates} updates in "
+          f"{window:.2f} s: {shares}")
+    each = {part: med[part] / calls[part] if calls[part] else 0.0 for part in PART_ORDER}
+    per_update = (med["step"] + med["data"] + med["rest"]) / updates
+    every = {"evaluation": cfg.train.eval_every, "checkpoint": cfg.train.checkpoint_every,
+             "histograms": cfg.log.histograms or 0, "probes": cfg.log.every or 0}
+    print(f"    per update: step {1e3 * med['step'] / updates:.2f} ms, data "
+          f"{1e3 * med['data'] / updates:.3f} ms, rest {1e3 * med['rest'] / updates:.3f} ms; "
+          + ", ".join(f"{part} {1e3 * each[part]:.0f} ms each (every {every[part]})"
+                      for part in every if calls[part]))
+    # A whole run at the cadence: a histogram update probes once, as a histogram probe.
+    probe_rate = (1 / every["probes"] - (1 / every["histograms"] if every["histograms"] else 0)
+                  if every["probes"] else 0.0)
+    events = {"evaluation": each["evaluation"] / every["evaluation"],
+              "probes": each["probes"] * probe_rate,
+              "histograms": each["histograms"] / every["histograms"] if every["histograms"] else 0,
+              "checkpoint": each["checkpoint"] / every["checkpoint"]}
+    seconds = per_update + sum(events.values())
+    looked = 100 * (events["evaluation"] + events["probes"] + events["histograms"]) / seconds
+    print(f"    projected over train.updates={cfg.train.updates}: {1 / seconds:.1f} updates/s "
+          f"(x{1 / seconds / plain:.2f} plain), evaluations and probes {looked:.1f}% of it")
 
 
 def main() -> None:
@@ -418,6 +536,8 @@ def main() -> None:
                         help="images for the closing Shapeset-3x2 rate (0: skip it)")
     parser.add_argument("--json-out", default=None,
                         help="also write the JSON dict of updates/s to this file")
+    parser.add_argument("--dataset-root", default=None,
+                        help="dataset.root for trainer-mnist (default: the config's)")
     args = parser.parse_args()
     if args.quick:
         args.updates, args.repeats = 500, 1
@@ -479,6 +599,12 @@ def main() -> None:
               "mixed": f"mixed (K={k}: {k // 2} std + {k - k // 2} norm)",
               "table1": f"table1 (K={n_models['table1']}, Shapeset)"}
     wanted = {"plain", *args.modes.split(",")}
+    breakdowns: dict[str, list] = {name: [] for name in TRAINER_DATASETS if name in wanted}
+    if breakdowns:
+        clock, trainer_cfg = PartClock(), None
+        for name in breakdowns:
+            builders[name] = (lambda g, name=name: trainer_loop(
+                TRAINER_DATASETS[name], width, depth, args.dataset_root, clock, breakdowns[name]))
     if wanted - builders.keys():
         parser.error(f"unknown modes {sorted(wanted - builders.keys())}; valid: {', '.join(builders)}")
     loops, models = {}, {}
@@ -487,17 +613,22 @@ def main() -> None:
             for graphed in (variants if name in OURS else [False]):
                 key = name + ("+graphs" if graphed else "")
                 loops[key] = build(graphed)
+                if name in TRAINER_DATASETS:
+                    loops[key], trainer_cfg = loops[key]
                 models[key] = n_models.get(name, 1)
     for run in loops.values():  # warm-up: allocator, kernels, one probe
         run(20)
+    for parts in breakdowns.values():
+        parts.clear()
     rates: dict[str, list[float]] = {name: [] for name in loops}
     for _ in range(args.repeats):
         for name, run in loops.items():
             sync(device)
             start = time.perf_counter()
-            run(args.updates)
+            counted = run(args.updates)  # the trainer's: its seconds less its setup
             sync(device)
-            rates[name].append(models[name] * args.updates / (time.perf_counter() - start))
+            seconds = counted if counted is not None else time.perf_counter() - start
+            rates[name].append(models[name] * args.updates / seconds)
     medians = {name: statistics.median(r) for name, r in rates.items()}
     if args.json_out:
         with open(args.json_out, "w") as f:
@@ -530,6 +661,8 @@ def main() -> None:
         if {ours, f"{ours}-avx2"} <= medians.keys() and kernels.default_isa() != "avx2":
             print(f"  the kernel's {kernels.default_isa()} build makes {ours} "
                   f"x{medians[ours] / medians[f'{ours}-avx2']:.2f} as fast as its avx2 build")
+    for name, parts in breakdowns.items():
+        print_breakdown(name, parts, trainer_cfg, medians["plain"])
     if "watched" in medians:
         print(f"  watch between its logging steps costs "
               f"{100 * (1 - medians['watched'] / medians['plain']):.1f}% of plain")

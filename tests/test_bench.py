@@ -83,3 +83,23 @@ def test_watch_models_reports_every_cadence_against_plain(tmp_path):
     assert modes["plain"]["ratio_total"] == 1.0
     assert all(m["ms_per_step"] > 0 for k, m in modes.items() if k != "parts")
     assert "a logging step's parts" in res.stdout and "x1.00 plain" in res.stdout
+
+
+def test_trainer_modes_time_train_itself_with_a_breakdown(tmp_path):
+    """train() on Shapeset and on MNIST (a small tree in the real format) beside the plain loop,
+    each part of its time named, the parts adding up to the window."""
+    from conftest import fake_mnist
+
+    root = fake_mnist(tmp_path / "data").parent.parent
+    stdout, rates = bench("--modes", "plain,trainer,trainer-mnist", "--dataset-root", str(root),
+                          tmp_path=tmp_path)
+    assert set(rates) == {"plain", "trainer", "trainer-mnist"}
+    assert all(r > 0 for r in rates.values())
+    for name in ("trainer", "trainer-mnist"):
+        line = next(l for l in stdout.splitlines() if l.strip().startswith(f"{name}: setup"))
+        shares = [float(part.split()[-1].rstrip("%"))
+                  for part in line.split(": ", 2)[2].split(", ")]
+        assert [part.split()[0] for part in line.split(": ", 2)[2].split(", ")] == [
+            "step", "data", "evaluation", "probes", "histograms", "checkpoint", "rest"]
+        assert abs(sum(shares) - 100) < 0.5 and all(s >= 0 for s in shares[:-1])
+    assert stdout.count("projected over train.updates=200000") == 2
