@@ -20,7 +20,7 @@ from conftest import REPO, entry_point
 BAD_INPUTS = {
     "option": (["activation=tanhh"], ["activation='tanhh'", "sigmoid, softplus, softsign, tanh"]),
     "experiment": (["experiment=fig99"], ["experiment='fig99'", "fig02", "table1"]),
-    "scale": (["scale=huge"], ["scale='huge'", "cpu, long, paper, smoke"]),
+    "scale": (["scale=huge"], ["scale='huge'", "cpu, horizon, long, paper, smoke"]),
     "budget": (["budget=huge"], ["budget='huge'", "table1_cpu"]),
     "launcher": (["hydra/launcher=joblb"], ["hydra/launcher='joblb'", "joblib"]),
     "float": (["train.lr=fast"], ["train.lr", "'fast'", "Float"]),
