@@ -271,6 +271,7 @@ LONG_SETS = {"fig11": (["row=tanh_standard"], ["seed3_lr0.03", "seed1003_lr0.03"
              "pilot": (["activation=tanh"], [f"{i}_seed0_lr{lr}" for i in ("standard", "normalized")
                                              for lr in ("0.003", "0.01", "0.03", "0.1")]),
              "fig02_mnist": ([], []),
+             "rates": (["row=tanh_standard"], ["seed3_lr0.03"]),
              "table1": (["dataset=mnist", "activation=tanh", "init=standard"],
                         ["seed0_lr0.03", "seed1_lr0.03"])}
 
