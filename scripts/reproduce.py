@@ -66,7 +66,6 @@ LONG_ARTEFACTS = {"table1": ("table1", "fig11")}
 
 STANDARD_VS_NORMALIZED = [("tanh", "standard"), ("tanh", "normalized")]
 TANH_VS_SOFTSIGN = [("tanh", "standard"), ("softsign", "standard")]
-PIXEL_RANGES = {False: "[0,1]", True: "[-1,1]"}  # dataset.signed_pixels
 CURVE_TITLES = {"shapeset": "Shapeset-3x2, 5 hidden layers", "mnist": "MNIST, 5 hidden layers",
                 "cifar10": "CIFAR-10, 5 hidden layers"}
 
@@ -87,6 +86,7 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
     from glorot_repro.analysis.figures.surfaces import cost_surfaces
     from glorot_repro.analysis.figures.training import (error_curves, mean_std_bars,
                                                         saturation_panels, weight_gradient_spread)
+    from glorot_repro.analysis.labels import PIXEL_RANGES
     from glorot_repro.analysis.claims import (horizon_levels, pixel_range_choice, range_runs,
                                               rate_choice, verdict_table)
     from glorot_repro.analysis.paper import (FIG2_TOP, FIG3_TANH, FIG10_TANH_N, FIG11, FIG12_MNIST,

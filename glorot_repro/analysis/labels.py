@@ -9,6 +9,8 @@ PRETRAIN_SUFFIXES = {"none": "", "dae": " + DAE"}
 # Table 1's column names (ImageNet: the paper's Small-ImageNet).
 DATASET_NAMES = {"shapeset": "Shapeset", "mnist": "MNIST", "cifar10": "CIFAR-10",
                  "small_imagenet": "ImageNet"}
+# Shapeset's pixel ranges by dataset.signed_pixels.
+PIXEL_RANGES = {False: "[0,1]", True: "[-1,1]"}
 # A row of Table 1 and a curve of Figs. 11-12: what a run's name in the paper depends on.
 ROW_KEYS = ["activation", "init", "pretrain"]
 

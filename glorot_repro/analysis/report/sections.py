@@ -11,7 +11,7 @@ import pandas as pd
 from glorot_repro import tags
 from glorot_repro.analysis import claims, strict
 from glorot_repro.analysis.collect import layer_stat
-from glorot_repro.analysis.labels import curve_label
+from glorot_repro.analysis.labels import PIXEL_RANGES, curve_label
 from glorot_repro.analysis.paper import FIG2_TOP, FIG3_TANH, FIG11, FIG11_GAP, JACOBIAN_SV, TABLE1
 from glorot_repro.analysis.pilot import LAST, shapeset_rates
 from glorot_repro.analysis.report.data import Results
@@ -249,7 +249,6 @@ def rates(results: Results) -> Values:
     return {"table": "\n".join(lines), "last": LAST, "updates": k(pilot.updates.max())}
 
 
-RANGE_NAMES = {False: "[0,1]", True: "[-1,1]"}
 
 
 def range_part(results: Results) -> str:
@@ -259,21 +258,21 @@ def range_part(results: Results) -> str:
     scalars = pd.concat([results.rates, results.fig11], ignore_index=True)
     choice = claims.pixel_range_choice(scalars, shapeset_rates(results.table("pilot_long")))
     chosen = bool(choice[choice.chosen].signed_pixels.iloc[0])
-    counts = {RANGE_NAMES[bool(s)]: ", ".join(f"{(t.verdict == v).sum()} {v}"
+    counts = {PIXEL_RANGES[bool(s)]: ", ".join(f"{(t.verdict == v).sum()} {v}"
                                               for v in (claims.REPRODUCED, claims.PARTLY))
               for s, t in choice.groupby("signed_pixels")}
-    shown = choice.assign(pixels=choice.signed_pixels.map(RANGE_NAMES)).drop(
+    shown = choice.assign(pixels=choice.signed_pixels.map(PIXEL_RANGES)).drop(
         columns=["signed_pixels", "chosen"])
     text = [f"Each range at the pilot's rates, one seed a row, cell by cell "
             f"(`python scripts/reproduce.py pixel_range --scale long`, "
             f"`results/tables/pixel_range_long.md`):", "",
             records_markdown(shown[["pixels", *shown.columns[:-1]]]).rstrip("\n"), "",
             "Cells per range: " + "; ".join(f"{r}: {c}" for r, c in counts.items())
-            + f". **Chosen by the rule: {RANGE_NAMES[chosen]}.** Summed distance to the readings: "
-            + "; ".join(f"{RANGE_NAMES[bool(s)]} {t.distance.sum():.1f} points"
+            + f". **Chosen by the rule: {PIXEL_RANGES[chosen]}.** Summed distance to the readings: "
+            + "; ".join(f"{PIXEL_RANGES[bool(s)]} {t.distance.sum():.1f} points"
                         for s, t in choice.groupby("signed_pixels"))
             + f" ({k(claims.RANGE_UPDATES[-1])} alone: "
-            + "; ".join(f"{RANGE_NAMES[bool(s)]} {t.distance.sum():.1f}" for s, t in choice[
+            + "; ".join(f"{PIXEL_RANGES[bool(s)]} {t.distance.sum():.1f}" for s, t in choice[
                 choice["update"] == claims.RANGE_UPDATES[-1]].groupby("signed_pixels"))
             + "). The rule counts a row on the paper's side of its neighbours as partly however "
             "far it lies, and reads the early band at 50k as much as the 200k readings; the "
