@@ -9,8 +9,9 @@
 (pretrain=dae, fresh runs only) -> the loop (look for divergence, evaluate, probe, checkpoint, one
 SGD step) -> summaries. One model is the usual case; `train.replicas` trains several (inits x
 seeds x learning rates) as one stack, each writing its own run dir as if it had run alone
-(run.replica_runs). Each run's state is its Run's (glorot_repro/run.py); the step is sgd.py's; the
-command is cli.py's, a thin Hydra wrapper; tests call `train`.
+(training/replicas.py). Each run's state is its Run's (training/run.py), its measurement its
+Recorder's (measure/recorder.py); the step is training/step.py's; the command is
+command/cli.py's, a thin Hydra wrapper; tests call `train`.
 """
 from __future__ import annotations
 
@@ -24,15 +25,15 @@ if TYPE_CHECKING:
 
 # Only the standard library above: `python -m glorot_repro.train --help` needs none of torch,
 # which train() imports when it runs.
-log = logging.getLogger(__name__)
+log = logging.getLogger("glorot_repro.train")  # also when run as __main__ (python -m)
 
 
 def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     """Train, log and checkpoint one model, or K replicas together. Returns the run's summary;
     with replicas, {"status": the worst, "replicas": [each run's summary]}.
 
-    One process per run dir: a second one is refused (glorot_repro/lock.py)."""
-    from glorot_repro.lock import locked
+    One process per run dir: a second one is refused (rundir/lock.py)."""
+    from glorot_repro.rundir.lock import locked
 
     with locked(run_dir):
         return _train(cfg, Path(run_dir))
@@ -43,17 +44,19 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
     from hydra.core.hydra_config import HydraConfig
     from tqdm import tqdm
 
-    from glorot_repro.config import validate
+    from glorot_repro.command.validate import validate
     from glorot_repro.data import build_data
-    from glorot_repro.device import resolve_device
     from glorot_repro.errors import ResumeError
-    from glorot_repro.graphs import maybe_graphed
-    from glorot_repro.model import DeepMLP
+    from glorot_repro.measure.tblog import logdir
+    from glorot_repro.measure.windows import TrainingWindows
+    from glorot_repro.nets.model import DeepMLP
     from glorot_repro.rng import seed_everything
-    from glorot_repro.run import Run, TrainingWindows, common_start, replica_runs, save_config
-    from glorot_repro.sgd import make_sgd, numeric_path
-    from glorot_repro.stop import StopRequest
-    from glorot_repro.tblog import logdir
+    from glorot_repro.rundir.provenance import save_config
+    from glorot_repro.rundir.stop import StopRequest
+    from glorot_repro.training.device import resolve_device
+    from glorot_repro.training.replicas import common_start, replica_runs
+    from glorot_repro.training.run import Run
+    from glorot_repro.training.step import make_step, numeric_path
 
     validate(cfg)
     device = resolve_device(cfg.device)
@@ -73,8 +76,8 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
         model = DeepMLP(data.n_inputs, data.n_classes, cfg.model.depth, cfg.model.width,
                         cfg.activation.name, run_cfg.init.name).to(device)
         runs.append(Run(run_path, run_cfg, model, data.new_stream(run_cfg.seed), windows, k))
-    sgd = make_sgd([r.model for r in runs], [r.cfg.train.lr for r in runs], cfg, device)
-    sgd = maybe_graphed(sgd, cfg, device)  # CUDA: each update one graph replay
+    # CUDA: each update one graph replay (train.cuda_graphs)
+    sgd = make_step([r.model for r in runs], [r.cfg.train.lr for r in runs], tc, device)
     for r in runs:
         r.numerics = numeric_path(sgd)  # checkpoints record it; a resume checks it
 
@@ -147,7 +150,7 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
                                 f"{k.replace('error/', '')}={v:.2f}{'%' if 'error' in k else ''}"
                                 for k, v in shown.items()), refresh=False)
                     if due_probe:
-                        r.probe(u, probe_x, probe_y)
+                        r.recorder.probe(u, r.model, probe_x, probe_y)
                     if due_checkpoint:
                         r.checkpoint(u, elapsed())
                 if u == start:  # the bar's rate is of SGD updates: the start's evaluation is none
@@ -169,7 +172,7 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
                 bar.update(1)
     finally:  # a crash leaves no summary, only closed event files and the last checkpoint
         for r in runs:
-            r.close_log()
+            r.recorder.close()
     summaries = [r.summary or r.finish(elapsed()) for r in runs]
 
     if pretraining_stopped:
@@ -186,7 +189,12 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
     return {"status": worst, "replicas": summaries}
 
 
-if __name__ == "__main__":
-    from glorot_repro.cli import main
+def main() -> None:
+    """The command `python -m glorot_repro.train <overrides>` (glorot_repro/command/cli.py)."""
+    from glorot_repro.command.cli import main as command
 
+    command(train)
+
+
+if __name__ == "__main__":
     main()

@@ -18,9 +18,9 @@
 The work is the paper's: a 5x1000 tanh net on 1024 inputs (Shapeset's size), minibatch 10, SGD,
 on pre-drawn minibatches shared by all modes:
   plain     nn.Sequential + torch.optim.SGD: the loop a typical reproduction writes
-  watched   the plain loop under glorot_repro.hooks.watch, between its logging steps (it logs
+  watched   the plain loop under glorot_repro.measure.hooks.watch, between its logging steps (it logs
             at step 0, in the warm-up, and not again): the hooks' cost on any user's loop
-  lean      our training step (glorot_repro.lean.LeanSGD, the default), probes off
+  lean      our training step (glorot_repro.training.fast.lean.LeanSGD, the default), probes off
   probed    our step with the default probes of the config (log.every, log.histograms, Jacobians)
   replicas  our step training K models at once (K=8 by default); total model-updates/s
   mixed     the same stack of K, half of it standard init and half normalized (Table 1 trains
@@ -30,7 +30,7 @@ on pre-drawn minibatches shared by all modes:
             1000 images), minibatches stacked per update, the trainer's on-device window sums
   lean-torch, replicas-torch
             lean and replicas on torch's products alone (LeanSGD(kernel=False)), the path taken
-            on a GPU or where the compiled kernel (glorot_repro/kernels) does not load
+            on a GPU or where the compiled kernel (glorot_repro/training/fast/kernels) does not load
   lean-avx2, replicas-avx2
             lean and replicas on the kernel's AVX2 build (LeanSGD(kernel="avx2")): beside lean
             and replicas, what the AVX-512 build gains on a CPU that has it
@@ -41,7 +41,7 @@ on pre-drawn minibatches shared by all modes:
   trainer-mnist
             the same on MNIST (--dataset-root: where MNIST/raw lives)
 With --cuda-graphs on (the default on CUDA: `auto`), our modes replay each update as a CUDA graph
-(glorot_repro/graphs.py) and are named <mode>+graphs; `both` runs each with and without graphs.
+(glorot_repro/training/fast/graphs.py) and are named <mode>+graphs; `both` runs each with and without graphs.
 On a CPU, `on` runs the graphs' static-buffer step uncaptured (what the CPU tests check).
 --width and --depth shrink the net (tests); the defaults are the paper's.
 Modes run interleaved, repeat after repeat, so drifts of the machine hit all alike. A window
@@ -54,7 +54,7 @@ Shapeset-3x2 images/s generated on the same device.
 threads or two runs of 1 thread each the better use? Each setting runs in fresh processes (the
 two runs started together), `lean` alone, and counts total model-updates/s, over the repeats.
 
---watch-models answers what glorot_repro.hooks.watch costs on the models people train:
+--watch-models answers what glorot_repro.measure.hooks.watch costs on the models people train:
 torchvision's resnet18 (minibatch 32x3x32x32, 10 classes) and a small Transformer (2 post-norm
 encoder layers, d_model 64, 4 heads, feed-forward 256 with F.gelu, watched at its linear1
 outputs by qualified name; minibatch 32 sequences of 16 tokens), each trained by SGD plainly and
@@ -77,18 +77,20 @@ from collections import defaultdict
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from glorot_repro import kernels
-from glorot_repro.compose import compose_config
+from glorot_repro.command.compose import compose_config
 from glorot_repro.data.shapeset import Shapeset3x2
 from glorot_repro.data.streams import ShapesetStream, TensorStream
-from glorot_repro.graphs import GraphedSGD
-from glorot_repro.hooks import watch
-from glorot_repro.lean import LeanSGD
-from glorot_repro.model import DeepMLP
-from glorot_repro.probes import layer_internals, run_probes
-from glorot_repro.run import Run, TrainingWindows
-from glorot_repro.sgd import resolve_defer
+from glorot_repro.measure.hooks import watch
+from glorot_repro.measure.probes import layer_internals, run_probes
+from glorot_repro.measure.recorder import Recorder
+from glorot_repro.measure.windows import TrainingWindows
+from glorot_repro.nets.model import DeepMLP
 from glorot_repro.train import train
+from glorot_repro.training.fast import kernels
+from glorot_repro.training.fast.graphs import GraphedSGD
+from glorot_repro.training.fast.lean import LeanSGD
+from glorot_repro.training.run import Run
+from glorot_repro.training.step import resolve_defer
 
 INPUTS, CLASSES, DEPTH, WIDTH, BATCH, LR = 1024, 9, 5, 1000, 10, 0.01
 TABLE1_SEEDS, TABLE1_LRS = (0, 1, 2), (0.01, 0.03, 0.1)  # conf/experiment/table1.yaml
@@ -146,7 +148,8 @@ def lean_loop(batches, device, models: int, defer: int, width: int, depth: int,
             if probe_cfg is not None and u % probe_cfg.log.every == 0:
                 sgd.sync()
                 internals = layer_internals(nets[0], probe_x, probe_y, probe_cfg.train.loss)
-                run_probes(nets[0], internals, u, probe_cfg)
+                run_probes(nets[0], internals, u, probe_cfg.log, probe_cfg.activation.name,
+                           probe_cfg.init.name, probe_cfg.train.batch_size)
             x, y = batches[u % len(batches)]
             sgd.step(x[:models], y[:models])
     return run
@@ -155,7 +158,7 @@ def lean_loop(batches, device, models: int, defer: int, width: int, depth: int,
 # What the trainer's breakdown times, as (class, method, part): each wrapped for the bench's process.
 TRAINER_PARTS = [(LeanSGD, "step", "step"), (LeanSGD, "sync", "step"),
                  (ShapesetStream, "next_batch", "data"), (TensorStream, "next_batch", "data"),
-                 (Run, "evaluate", "evaluation"), (Run, "probe", "probes"),
+                 (Recorder, "evaluate", "evaluation"), (Recorder, "probe", "probes"),
                  (Run, "checkpoint", "checkpoint")]
 PART_ORDER = ("step", "data", "evaluation", "probes", "histograms", "checkpoint", "rest")
 
@@ -177,7 +180,7 @@ class PartClock:
             if not self.on or self.inside:  # a part within a part (the step's sync): the outer's
                 return fn(obj, *args, **kwargs)
             name = part
-            if part == "probes" and obj.cfg.log.histograms and args[0] % obj.cfg.log.histograms == 0:
+            if part == "probes" and obj.log.histograms and args[0] % obj.log.histograms == 0:
                 name = "histograms"
             start = time.perf_counter()
             if part == "step" and self.first_step is None:
@@ -379,9 +382,9 @@ def watch_models(names: list[str], steps: int, repeats: int,
     logging step's parts. Returns model -> mode -> its numbers (ms/step, ratios) and model -> "parts" -> ms."""
     import copy
 
-    from glorot_repro.hooks import _capture, _Hooks
-    from glorot_repro.probes import layer_scalars, probe_histograms
-    from glorot_repro.tblog import log_histograms, log_scalars
+    from glorot_repro.measure.hooks import _capture, _Hooks
+    from glorot_repro.measure.probes import layer_scalars, probe_histograms
+    from glorot_repro.measure.tblog import log_histograms, log_scalars
     results = {}
     for name, (model, batches, modules) in watch_subjects(names).items():
         loops, logdirs = {}, []

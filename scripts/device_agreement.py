@@ -1,5 +1,5 @@
 """CPU against CUDA: one small stack trained on the CPU, on the device, and on the device with
-each update a CUDA graph replay (glorot_repro/graphs.py), from the same weights on the same data.
+each update a CUDA graph replay (glorot_repro/training/fast/graphs.py), from the same weights on the same data.
 
     python scripts/device_agreement.py                  # --device cuda
     python scripts/device_agreement.py --device cpu     # the script itself on a CPU (tests):
@@ -23,9 +23,9 @@ import sys
 import torch
 
 from glorot_repro.data.streams import ShapesetStream
-from glorot_repro.graphs import GraphedSGD
-from glorot_repro.lean import LeanSGD
-from glorot_repro.model import DeepMLP
+from glorot_repro.nets.model import DeepMLP
+from glorot_repro.training.fast.graphs import GraphedSGD
+from glorot_repro.training.fast.lean import LeanSGD
 
 INITS = ("standard", "normalized", "standard", "normalized")
 LRS = (0.01, 0.02, 0.05, 0.1)

@@ -20,14 +20,14 @@ from pathlib import Path
 import pandas as pd
 from hydra.errors import HydraException
 
-from glorot_repro.compose import compose_config
-from glorot_repro.config import validate
-from glorot_repro.data import DatasetError, build_data
-from glorot_repro.device import resolve_device
-from glorot_repro.errors import ConfigError
 from glorot_repro.analysis.explorer import INPUTS, gaussian_batch, init_profile, parse_pairs
 from glorot_repro.analysis.figures.explorer import init_profiles
 from glorot_repro.analysis.figures.style import save
+from glorot_repro.command.compose import compose_config
+from glorot_repro.command.validate import validate
+from glorot_repro.data import DatasetError, build_data
+from glorot_repro.errors import ConfigError
+from glorot_repro.training.device import resolve_device
 
 
 def explore(args: argparse.Namespace) -> list[Path]:

@@ -80,6 +80,8 @@ def pilot_rates(out: Path) -> dict[tuple[str, str], float]:
 def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
     """The artefact's figure or table, from its runs. Plotting, pandas and tbparse are imported
     here, once the runs are there: --help and the training need none of them."""
+    from glorot_repro.analysis.claims import (horizon_levels, pixel_range_choice, range_runs,
+                                              rate_choice, verdict_table)
     from glorot_repro.analysis.collect import collect_histograms, collect_scalars, collect_summaries
     from glorot_repro.analysis.figures.histograms import layer_histogram_panels
     from glorot_repro.analysis.figures.samples import sample_grid
@@ -87,8 +89,6 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
     from glorot_repro.analysis.figures.training import (error_curves, mean_std_bars,
                                                         saturation_panels, weight_gradient_spread)
     from glorot_repro.analysis.labels import PIXEL_RANGES
-    from glorot_repro.analysis.claims import (horizon_levels, pixel_range_choice, range_runs,
-                                              rate_choice, verdict_table)
     from glorot_repro.analysis.paper import (FIG2_TOP, FIG3_TANH, FIG10_TANH_N, FIG11, FIG12_MNIST,
                                              NOTEBOOK_LABEL, NOTEBOOK_MNIST_COST)
     from glorot_repro.analysis.pilot import pilot_table
@@ -264,7 +264,7 @@ def row_overrides(experiment: str, scale: str, overrides: list[str], out: Path) 
     import itertools
 
     from glorot_repro.analysis.pilot import chosen_lr
-    from glorot_repro.compose import compose_config
+    from glorot_repro.command.compose import compose_config
     from glorot_repro.errors import exit_with
     table = rate_table(scale, out)
     chosen_range = table[(table.dataset == "shapeset") & table.chosen.astype(bool)

@@ -12,9 +12,9 @@ import pytest
 import torch
 from tbparse import SummaryReader
 
-from glorot_repro.checkpoint import CHECKPOINT, PREVIOUS, temp_path
-from glorot_repro.compose import compose_config
+from glorot_repro.command.compose import compose_config
 from glorot_repro.data.streams import ShapesetStream
+from glorot_repro.rundir.checkpoint import CHECKPOINT, PREVIOUS, temp_path
 from glorot_repro.train import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(items):
 def lean_kernel():
     """The lean step's compiled kernel, built (or loaded) before any test runs: on a fresh machine
     the build takes a minute or two, which must not fall inside a subprocess test's timeout."""
-    from glorot_repro import kernels
+    from glorot_repro.training.fast import kernels
     kernels.load()
 
 
@@ -86,7 +86,7 @@ def faulty_entry_point(fault: str, *args, cwd, timeout=300):
     """The real command in a process that first runs `fault`, Python code that breaks something
     under it (a full disk, a file that cannot be cut), as tests/test_reliability*.py inject them."""
     main = "\nimport sys\nsys.argv = ['glorot_repro.train', *sys.argv[1:]]\n" \
-           "from glorot_repro.cli import main\nmain()\n"
+           "from glorot_repro.train import main\nmain()\n"
     return subprocess.run([sys.executable, "-c", fault + main, *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -159,7 +159,7 @@ def pause():
 
 
 # The stop handler leaves <marker>.signalled once it has run, for the test to wait on.
-from glorot_repro.stop import StopRequest
+from glorot_repro.rundir.stop import StopRequest
 handle = StopRequest._handle
 
 
@@ -201,7 +201,7 @@ elif hook == "checkpoint_rename":  # the old checkpoint moved to {PREVIOUS}, the
     os.replace = paused_replace
 
 sys.argv = ["glorot_repro.train", *sys.argv[4:]]
-from glorot_repro.cli import main
+from glorot_repro.train import main
 main()
 """
 

@@ -36,7 +36,7 @@ def test_graphed_mixed_and_table1_modes_run_with_and_without_graphs(tmp_path):
 
 
 def test_the_kernels_builds_and_torchs_products_run_side_by_side(tmp_path):
-    from glorot_repro import kernels
+    from glorot_repro.training.fast import kernels
 
     stdout, rates = bench("--modes", "plain,lean,lean-torch,lean-avx2,replicas,replicas-avx2",
                           "--replicas", "2", tmp_path=tmp_path)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from glorot_repro.callbacks import SweepLogs
-from glorot_repro.compose import compose_config
+from glorot_repro.command.callbacks import SweepLogs
+from glorot_repro.command.compose import compose_config
 
 from conftest import REPO, entry_point
 
@@ -114,7 +114,7 @@ def test_help_imports_none_of_the_heavy_packages():
 
 @pytest.mark.e2e
 def test_training_imports_no_plotting_or_tables(tmp_path):
-    code = ("import sys; from glorot_repro.cli import main; main(); "
+    code = ("import sys; from glorot_repro.train import main; main(); "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'pandas', "
             "'tbparse', 'scipy'}))")
     res = subprocess.run([sys.executable, "-c", code, "scale=smoke", "train.updates=0",

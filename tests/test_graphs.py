@@ -1,4 +1,4 @@
-"""CUDA graphs of the lean step (glorot_repro/graphs.py). On a CPU: the static-buffer step, the
+"""CUDA graphs of the lean step (glorot_repro/training/fast/graphs.py). On a CPU: the static-buffer step, the
 exact ops a graph replays with the Python state handled as around a replay, equals LeanSGD.step
 bit for bit, phases of deferred updates and outside syncs included; the capture path with fakes
 of torch.cuda's streams and graphs; the trainer's switch. With a CUDA device: captured replays
@@ -10,14 +10,15 @@ import logging
 import pytest
 import torch
 
-from glorot_repro import graphs
-from glorot_repro.compose import compose_config
-from glorot_repro.config import validate
+from glorot_repro.command.compose import compose_config
+from glorot_repro.command.validate import validate
 from glorot_repro.errors import ConfigError
-from glorot_repro.graphs import GraphedSGD, maybe_graphed
-from glorot_repro.lean import LeanSGD
-from glorot_repro.model import DeepMLP
-from glorot_repro.sgd import AutogradSGD
+from glorot_repro.nets.model import DeepMLP
+from glorot_repro.training import step
+from glorot_repro.training.fast import graphs
+from glorot_repro.training.fast.graphs import GraphedSGD, maybe_graphed
+from glorot_repro.training.fast.lean import LeanSGD
+from glorot_repro.training.step import AutogradSGD
 
 from conftest import comparable
 
@@ -123,13 +124,13 @@ def test_maybe_graphed_switch():
     cpu = torch.device("cpu")
     lean = LeanSGD(stack(), [0.1] * 3, "nll")
     for mode in ("auto", "off"):
-        assert maybe_graphed(lean, cfg_with(f"train.cuda_graphs={mode}"), cpu) is lean
+        assert maybe_graphed(lean, cfg_with(f"train.cuda_graphs={mode}").train, cpu) is lean
     with pytest.raises(ConfigError, match="train.cuda_graphs=on needs a CUDA device"):
-        maybe_graphed(lean, cfg_with("train.cuda_graphs=on"), cpu)
+        maybe_graphed(lean, cfg_with("train.cuda_graphs=on").train, cpu)
     autograd = AutogradSGD(stack(k=1)[0], 0.1, "nll")
-    assert maybe_graphed(autograd, cfg_with("train.cuda_graphs=auto"), cpu) is autograd
+    assert maybe_graphed(autograd, cfg_with("train.cuda_graphs=auto").train, cpu) is autograd
     with pytest.raises(ConfigError, match="use train.step=lean"):
-        maybe_graphed(autograd, cfg_with("train.cuda_graphs=on", "train.step=autograd"), cpu)
+        maybe_graphed(autograd, cfg_with("train.cuda_graphs=on", "train.step=autograd").train, cpu)
 
 
 def test_cuda_graphs_key_is_validated():
@@ -146,11 +147,11 @@ def test_trainer_with_the_static_buffer_step_gives_the_same_run(run_smoke, tmp_p
     plain, _ = run_smoke(*overrides, run_dir=tmp_path / "plain")
     used = []
 
-    def uncaptured(sgd, cfg, device):
+    def uncaptured(sgd, tc, device):
         used.append(GraphedSGD(sgd, capture=False))
         return used[-1]
 
-    monkeypatch.setattr(graphs, "maybe_graphed", uncaptured)
+    monkeypatch.setattr(step, "maybe_graphed", uncaptured)
     wrapped, _ = run_smoke(*overrides, run_dir=tmp_path / "wrapped")
     assert used and used[0].replays is not None and len(used[0].replays) == 4
     assert [comparable(s) for s in wrapped["replicas"]] == \
@@ -187,7 +188,7 @@ def test_captured_replays_equal_eager_cuda_steps_and_the_cpu(defer):
 @pytest.mark.e2e
 def test_trainer_captures_on_cuda_and_matches_eager(run_smoke, tmp_path, caplog):
     overrides = ("device=cuda", "model.width=256", "train.replicas.lrs=[0.03,0.1]")
-    with caplog.at_level(logging.INFO, logger="glorot_repro.graphs"):
+    with caplog.at_level(logging.INFO, logger="glorot_repro.training.fast.graphs"):
         on, _ = run_smoke(*overrides, "train.cuda_graphs=on", run_dir=tmp_path / "on")
     assert "CUDA graphs: on" in caplog.text
     off, _ = run_smoke(*overrides, "train.cuda_graphs=off", run_dir=tmp_path / "off")

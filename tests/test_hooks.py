@@ -10,13 +10,13 @@ from tbparse import SummaryReader
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
-from glorot_repro.activations import ACTIVATIONS
-from glorot_repro.compose import compose_config
-from glorot_repro.dashboards import layout
-from glorot_repro.hooks import capture, watch
-from glorot_repro.losses import cost
-from glorot_repro.model import DeepMLP
-from glorot_repro.probes import layer_internals, run_probes
+from glorot_repro.command.compose import compose_config
+from glorot_repro.measure.dashboards import layout
+from glorot_repro.measure.hooks import capture, watch
+from glorot_repro.measure.probes import layer_internals, run_probes
+from glorot_repro.nets.activations import ACTIVATIONS
+from glorot_repro.nets.losses import cost
+from glorot_repro.nets.model import DeepMLP
 
 from conftest import mlp_by_hand, scalars
 
@@ -223,7 +223,8 @@ def test_capture_reads_deep_mlp_exactly_as_its_internals(activation, loss):
     assert all(p.grad is None for p in model.parameters())  # the model's .grad untouched
     cfg = compose_config(["scale=smoke", f"activation={activation}", "train.batch_size=4",
                           "log.histograms=1"])
-    assert run_probes(model, ours, 0, cfg) == run_probes(model, ref, 0, cfg)
+    args = (cfg.log, cfg.activation.name, cfg.init.name, cfg.train.batch_size)
+    assert run_probes(model, ours, 0, *args) == run_probes(model, ref, 0, *args)
 
 
 def test_layout_draws_every_layer_of_each_statistic_it_has():

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from glorot_repro.errors import ConfigError
-from glorot_repro.init import INITS, init_linear_
-from glorot_repro.model import DeepMLP
-from glorot_repro.probes import layer_internals
-from glorot_repro.theory import predict_variances
+from glorot_repro.measure.probes import layer_internals
+from glorot_repro.measure.theory import predict_variances
+from glorot_repro.nets.init import INITS, init_linear_
+from glorot_repro.nets.model import DeepMLP
 
 
 @pytest.mark.parametrize("fan_in,fan_out", [(1024, 1000), (1000, 1000), (1000, 9)])

@@ -1,4 +1,4 @@
-"""The lean step's compiled kernel (glorot_repro/kernels): each product equals torch's in float64,
+"""The lean step's compiled kernel (glorot_repro/training/fast/kernels): each product equals torch's in float64,
 the step on it repeats itself bit for bit, and where it cannot load the step falls back to torch's
 products with one logged line."""
 import copy
@@ -7,9 +7,9 @@ import logging
 import pytest
 import torch
 
-from glorot_repro import kernels
-from glorot_repro.lean import LeanSGD
-from glorot_repro.model import DeepMLP
+from glorot_repro.nets.model import DeepMLP
+from glorot_repro.training.fast import kernels
+from glorot_repro.training.fast.lean import LeanSGD
 
 
 @pytest.fixture(scope="module", params=list(kernels.ISA_FLAGS))
@@ -151,12 +151,12 @@ def fresh_loader(monkeypatch):
 
 
 def kernel_records(caplog):
-    return [r for r in caplog.records if r.name == "glorot_repro.kernels"]
+    return [r for r in caplog.records if r.name == "glorot_repro.training.fast.kernels"]
 
 
 def test_disabled_kernel_falls_back_to_torch_with_one_log_line(fresh_loader, monkeypatch, caplog):
     monkeypatch.setenv(kernels.DISABLE_VAR, "1")
-    caplog.set_level(logging.INFO, logger="glorot_repro.kernels")
+    caplog.set_level(logging.INFO, logger="glorot_repro.training.fast.kernels")
     models = [DeepMLP(20, 5, depth=2, width=16, activation="tanh", init="normalized")]
     first = LeanSGD(models, [0.1], "nll", defer=3)
     second = LeanSGD(copy.deepcopy(models), [0.1], "nll")
@@ -175,7 +175,7 @@ def test_a_failed_build_falls_back_to_torch_with_one_warning(fresh_loader, monke
         raise RuntimeError("Error building extension 'glorot_lean_kernels'\nc++: not found")
 
     monkeypatch.setattr(kernels, "_build", no_compiler)
-    caplog.set_level(logging.INFO, logger="glorot_repro.kernels")
+    caplog.set_level(logging.INFO, logger="glorot_repro.training.fast.kernels")
     assert kernels.load() is None
     assert kernels.load() is None
     records = kernel_records(caplog)
@@ -203,7 +203,7 @@ def test_the_default_build_is_the_widest_the_cpu_runs(monkeypatch, capability, w
 def test_a_build_the_cpu_cannot_run_is_refused_with_one_warning(fresh_loader, monkeypatch, caplog):
     monkeypatch.delenv(kernels.DISABLE_VAR, raising=False)
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
-    caplog.set_level(logging.INFO, logger="glorot_repro.kernels")
+    caplog.set_level(logging.INFO, logger="glorot_repro.training.fast.kernels")
     assert kernels.load("avx512") is None
     monkeypatch.setenv(kernels.ISA_VAR, "sse2")
     assert kernels.load() is None

@@ -1,17 +1,17 @@
 """The lean step is plain SGD: equal to autograd + torch.optim.SGD, update after update, whether
 each update is written into the weights at once or deferred; and a stack of K models equals each
 model trained alone. Every test runs on each path of the step: the compiled kernel's products
-(glorot_repro/kernels, each build the CPU runs) and torch's."""
+(glorot_repro/training/fast/kernels, each build the CPU runs) and torch's."""
 import copy
 
 import pytest
 import torch
 
-from glorot_repro import kernels
-from glorot_repro.activations import ACTIVATIONS
-from glorot_repro.lean import LeanSGD
-from glorot_repro.losses import LOSSES, cost
-from glorot_repro.model import DeepMLP
+from glorot_repro.nets.activations import ACTIVATIONS
+from glorot_repro.nets.losses import LOSSES, cost
+from glorot_repro.nets.model import DeepMLP
+from glorot_repro.training.fast import kernels
+from glorot_repro.training.fast.lean import LeanSGD
 
 
 def small_net(activation="tanh", seed=0, dtype=torch.float64, width=16):

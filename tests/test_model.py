@@ -3,10 +3,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from glorot_repro.activations import (ACTIVATIONS, DERIVATIVES, DERIVATIVES_OF_OUTPUT,
-                                      get_activation)
 from glorot_repro.errors import ConfigError
-from glorot_repro.model import DeepMLP
+from glorot_repro.nets.activations import (ACTIVATIONS, DERIVATIVES, DERIVATIVES_OF_OUTPUT,
+                                           get_activation)
+from glorot_repro.nets.model import DeepMLP
 
 REFERENCE = {"sigmoid": torch.nn.Sigmoid(), "tanh": torch.nn.Tanh(), "softsign": F.softsign,
              "relu": torch.nn.ReLU(), "softplus": torch.nn.Softplus()}

@@ -3,12 +3,12 @@ survives a kill and replicas as supervised training does."""
 import pytest
 import torch
 
-from glorot_repro.compose import compose_config
+from glorot_repro.command.compose import compose_config
 from glorot_repro.data.streams import ShapesetStream
 from glorot_repro.errors import ConfigError
-from glorot_repro.model import DeepMLP
-from glorot_repro.pretrain import pretrain_dae, reconstruction_cost
+from glorot_repro.nets.model import DeepMLP
 from glorot_repro.rng import seed_everything
+from glorot_repro.training.pretrain import pretrain_dae, reconstruction_cost
 
 from conftest import comparable, crash_at, entry_point, read_summary, scalars
 
@@ -28,7 +28,8 @@ def test_reconstruction_error_falls_during_pretraining():
         model = DeepMLP(1024, 9, depth=2, width=64, activation="tanh", init="normalized")
         before = [layer.weight.detach().clone() for layer in model.hidden]
         logged = {}
-        pretrain_dae(model, ShapesetStream(0, torch.device("cpu"), signed=False), cfg, (0.0, 1.0),
+        pretrain_dae(model, ShapesetStream(0, torch.device("cpu"), signed=False), cfg.pretrain,
+                     cfg.train.batch_size, cfg.seed, (0.0, 1.0),
                      lambda step, values: logged.update({(tag, step): v for tag, v in values.items()}))
         return model, before, logged
 

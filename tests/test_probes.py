@@ -7,15 +7,15 @@ import pytest
 import torch
 from tbparse import SummaryReader
 
-from glorot_repro.activations import ACTIVATIONS, VALUE_RANGES
-from glorot_repro.backprop import backprop
 from glorot_repro.data.shapeset import shapeset_splits
-from glorot_repro.losses import LOSSES, cost
-from glorot_repro.model import DeepMLP
-from glorot_repro.probes import (layer_internals, layer_jacobians, minibatch_wgrad_std,
-                                 probe_histograms, probe_scalars)
-from glorot_repro.stats import histogram, mean_singular_value
-from glorot_repro.theory import predict_variances
+from glorot_repro.measure.probes import (layer_internals, layer_jacobians, minibatch_wgrad_std,
+                                         probe_histograms, probe_scalars)
+from glorot_repro.measure.stats import histogram, mean_singular_value
+from glorot_repro.measure.theory import predict_variances
+from glorot_repro.nets.activations import ACTIVATIONS, VALUE_RANGES
+from glorot_repro.nets.backprop import backprop
+from glorot_repro.nets.losses import LOSSES, cost
+from glorot_repro.nets.model import DeepMLP
 
 
 def tiny_net(activation, seed=0, init="normalized"):
@@ -294,7 +294,7 @@ def test_logged_histograms_span_exactly_the_fixed_range(tmp_path):
 
     from torch.utils.tensorboard import SummaryWriter
 
-    from glorot_repro.tblog import log_histograms
+    from glorot_repro.measure.tblog import log_histograms
     wide, narrow = torch.linspace(-3, 3, 101), torch.linspace(-0.1, 0.05, 101)
     writer = SummaryWriter(str(tmp_path))
     log_histograms(writer, {"grad/layer1": histogram(wide, -0.5, 0.5, 10),

@@ -10,19 +10,20 @@ import pytest
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-import glorot_repro.run
-from glorot_repro import kernels
-from glorot_repro.checkpoint import CHECKPOINT, PREVIOUS, load_checkpoint, read_checkpoint, temp_path
-from glorot_repro.compose import compose_config
+import glorot_repro.training.run
+from glorot_repro.command.compose import compose_config
 from glorot_repro.data import build_data
 from glorot_repro.errors import ConfigError, ResumeError, RunDirError
-from glorot_repro.graphs import GraphedSGD
-from glorot_repro.lean import LeanSGD
-from glorot_repro.lock import LOCK
-from glorot_repro.model import DeepMLP
-from glorot_repro.sgd import AutogradSGD, numeric_path
-from glorot_repro.tblog import drop_events_after
+from glorot_repro.measure.tblog import drop_events_after
+from glorot_repro.nets.model import DeepMLP
+from glorot_repro.rundir.checkpoint import (CHECKPOINT, PREVIOUS, load_checkpoint, read_checkpoint,
+                                            temp_path)
+from glorot_repro.rundir.lock import LOCK
 from glorot_repro.train import train
+from glorot_repro.training.fast import kernels
+from glorot_repro.training.fast.graphs import GraphedSGD
+from glorot_repro.training.fast.lean import LeanSGD
+from glorot_repro.training.step import AutogradSGD, numeric_path
 
 from conftest import (ARGS, comparable, crash_at, entry_point, fake_mnist, histograms,
                       one_line_error, read_summary, scalars)
@@ -168,7 +169,7 @@ def test_replicas_killed_between_their_checkpoints_resume_together(run_smoke, mo
         pass
 
     calls = {"n": 0}
-    save = glorot_repro.run.save_checkpoint
+    save = glorot_repro.training.run.save_checkpoint
 
     def killed_at_the_seventh(*args):
         calls["n"] += 1  # 1-4: update 30; 5, 6: update 60 of the first two replicas
@@ -176,7 +177,7 @@ def test_replicas_killed_between_their_checkpoints_resume_together(run_smoke, mo
             raise Killed
         return save(*args)
 
-    monkeypatch.setattr(glorot_repro.run, "save_checkpoint", killed_at_the_seventh)
+    monkeypatch.setattr(glorot_repro.training.run, "save_checkpoint", killed_at_the_seventh)
     with pytest.raises(Killed):
         run_smoke(*replicas, run_dir=tmp_path / "resumed")
     monkeypatch.undo()

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from glorot_repro.compose import compose_config
-from glorot_repro.run import Run
+from glorot_repro.command.compose import compose_config
 from glorot_repro.train import train
+from glorot_repro.training.run import Run
 
 EVENTS = "events.out.tfevents.*"
 

@@ -13,14 +13,14 @@ import torch
 from tensorboard.compat.proto.event_pb2 import Event
 from torch.utils.tensorboard import SummaryWriter
 
-import glorot_repro.run
-from glorot_repro.checkpoint import CHECKPOINT, PREVIOUS, load_checkpoint
-from glorot_repro.compose import compose_config
+import glorot_repro.training.run
+from glorot_repro.command.compose import compose_config
 from glorot_repro.errors import ResumeError
-from glorot_repro.events import FOOTER, HEADER, frame, repair
-from glorot_repro.lock import LOCK
-from glorot_repro.tblog import SUFFIX
-from glorot_repro.run import save_config
+from glorot_repro.measure.tblog import SUFFIX
+from glorot_repro.rundir.checkpoint import CHECKPOINT, PREVIOUS, load_checkpoint
+from glorot_repro.rundir.events import FOOTER, HEADER, frame, repair
+from glorot_repro.rundir.lock import LOCK
+from glorot_repro.rundir.provenance import save_config
 from glorot_repro.train import train
 
 from conftest import (ARGS, comparable, entry_point, faulty_entry_point, histograms, one_line_error,
@@ -303,7 +303,7 @@ def test_a_stack_killed_after_a_replica_diverged_before_any_checkpoint_resumes(t
     class Killed(Exception):
         pass
 
-    save, calls = glorot_repro.run.save_checkpoint, []
+    save, calls = glorot_repro.training.run.save_checkpoint, []
 
     def killed_at_the_second(*args):
         calls.append(args)
@@ -311,7 +311,7 @@ def test_a_stack_killed_after_a_replica_diverged_before_any_checkpoint_resumes(t
             raise Killed
         return save(*args)
 
-    monkeypatch.setattr(glorot_repro.run, "save_checkpoint", killed_at_the_second)
+    monkeypatch.setattr(glorot_repro.training.run, "save_checkpoint", killed_at_the_second)
     with pytest.raises(Killed):
         train(compose_config(stack), tmp_path / "resumed")
     monkeypatch.undo()
@@ -346,7 +346,7 @@ def test_a_run_dir_with_someone_elses_event_file_and_summary_is_refused(tmp_path
     assert message.startswith(f"{run_dir} holds files glorot-repro did not write ({theirs.name}, "
                               f"summary.json) and no checkpoint of its own")
     assert "train.force_resume=true" in message
-    assert {k: v for k, v in snapshot(run_dir).items() if k != ".glorot_repro.lock"} == before
+    assert {k: v for k, v in snapshot(run_dir).items() if k != ".glorot_repro.rundir.lock"} == before
 
     caplog.set_level(logging.INFO, logger="glorot_repro")
     forced = train(compose_config(run_args("train.force_resume=true", updates=20)), run_dir)
@@ -394,7 +394,7 @@ def test_a_foreign_checkpoint_is_refused_in_one_line(tmp_path):
         train(compose_config(run_args(updates=20)), run_dir)
     assert str(info.value).startswith(f"{run_dir / CHECKPOINT} was not written by glorot-repro")
     assert "\n" not in str(info.value) and "train.force_resume=true" in str(info.value)
-    assert {k: v for k, v in snapshot(run_dir).items() if k != ".glorot_repro.lock"} == before
+    assert {k: v for k, v in snapshot(run_dir).items() if k != ".glorot_repro.rundir.lock"} == before
     forced = train(compose_config(run_args("train.force_resume=true", updates=20)), run_dir)
     assert forced["status"] == "completed"
     assert torch.load(run_dir / PREVIOUS, weights_only=False)["epoch"] == 4  # replaced, not lost

@@ -9,10 +9,11 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from glorot_repro.analysis.collect import collect_histograms, collect_scalars
-from glorot_repro.analysis.table import records_markdown
-from glorot_repro.compose import compose_config
 from glorot_repro.analysis.figures.style import plt
-from glorot_repro.config import CONF_DIR, register_configs, validate
+from glorot_repro.analysis.table import records_markdown
+from glorot_repro.command.compose import compose_config
+from glorot_repro.command.compose import register_configs
+from glorot_repro.command.validate import CONF_DIR, validate
 
 from conftest import REPO, fake_mnist
 
@@ -135,7 +136,7 @@ def test_figures_redraw_from_saved_series(run_smoke, tmp_path):
     """collect.save_series keeps a run set's tidy tables as CSV; read back they equal the
     tables from the event files, and reproduce.py draws from them with no runs present."""
     from glorot_repro.analysis.collect import collect_summaries, save_series
-    from glorot_repro.run import save_config
+    from glorot_repro.rundir.provenance import save_config
     runs = tmp_path / "runs"
     for activation in ("tanh", "softsign"):
         overrides = [f"activation={activation}", "init=standard"]
@@ -164,7 +165,7 @@ def test_saved_run_sets_add_up(run_smoke, tmp_path):
     read as one table from their saved series, and reproduce.py saves a new set beside the old
     ones and draws from all of them."""
     from glorot_repro.analysis.collect import save_series
-    from glorot_repro.run import save_config
+    from glorot_repro.rundir.provenance import save_config
     saved = tmp_path / "results" / "data" / "long" / "fig11"
     for activation in ("tanh", "softsign"):
         overrides = [f"activation={activation}", "init=standard"]

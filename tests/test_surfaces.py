@@ -3,8 +3,8 @@ chosen weights set to that point's values."""
 import pytest
 import torch
 
-from glorot_repro.losses import cost
 from glorot_repro.analysis.surfaces import cost_surface, random_problem, two_layer_net
+from glorot_repro.nets.losses import cost
 
 
 @pytest.mark.parametrize("loss", ["nll", "quadratic"])

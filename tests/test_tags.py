@@ -3,9 +3,10 @@ on a real probe step of a deep net, and the layer numbering is the paper's (1..D
 softmax layer, which only weight gradients reach)."""
 import torch
 
-from glorot_repro import tags
-from glorot_repro.model import DeepMLP
-from glorot_repro.probes import layer_internals, probe_histograms, probe_scalars, theory_scalars
+from glorot_repro.measure import tags
+from glorot_repro.measure.probes import (layer_internals, probe_histograms, probe_scalars,
+                                         theory_scalars)
+from glorot_repro.nets.model import DeepMLP
 
 
 def test_build_and_parse_are_inverse():

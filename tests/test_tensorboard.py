@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.tensorboard import SummaryWriter
 
-from glorot_repro.hooks import watch
+from glorot_repro.measure.hooks import watch
 
 from test_hooks import SmallCNN
 

@@ -8,16 +8,16 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from glorot_repro.activations import ACTIVATIONS
-from glorot_repro.checkpoint import load_checkpoint
-from glorot_repro.compose import compose_config
-from glorot_repro.config import validate
+from glorot_repro.command.compose import compose_config
+from glorot_repro.command.validate import validate
 from glorot_repro.errors import ConfigError
-from glorot_repro.init import INITS
-from glorot_repro.lock import LOCK
-from glorot_repro.losses import cost
-from glorot_repro.run import Run
-from glorot_repro.tblog import logdir
+from glorot_repro.measure.tblog import logdir
+from glorot_repro.nets.activations import ACTIVATIONS
+from glorot_repro.nets.init import INITS
+from glorot_repro.nets.losses import cost
+from glorot_repro.rundir.checkpoint import load_checkpoint
+from glorot_repro.rundir.lock import LOCK
+from glorot_repro.training.run import Run
 
 from conftest import REPO, comparable, crash_at, entry_point, read_summary, scalars
 
@@ -335,7 +335,7 @@ def test_autograd_step_refuses_replicas(run_smoke):
 def test_replica_plan_n_seeds_from_the_row_seed(tmp_path):
     """train.replicas.n_seeds counts seeds from the run's own seed, 1000 apart, so two rows
     with seeds 3 and 4 never share one; with inits and lrs it is their product."""
-    from glorot_repro.run import replica_runs
+    from glorot_repro.training.replicas import replica_runs
     cfg = compose_config(["scale=smoke", "seed=3", "train.replicas.n_seeds=2",
                           "train.replicas.inits=[standard,normalized]", "train.replicas.lrs=[0.1]"])
     plan = replica_runs(cfg, tmp_path)

@@ -12,8 +12,8 @@ from tbparse import SummaryReader
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
-from glorot_repro.hooks import COMPILED_AFTER, watch
-from glorot_repro.stats import span
+from glorot_repro.measure.hooks import COMPILED_AFTER, watch
+from glorot_repro.measure.stats import span
 
 from conftest import mlp_by_hand, scalars
 

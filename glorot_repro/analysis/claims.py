@@ -10,10 +10,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from glorot_repro import tags
 from glorot_repro.analysis.collect import hidden_histograms, layer_stat
 from glorot_repro.analysis.paper import FIG11, FIG11_DEPTH5, FIG11_EARLY, FIG11_GAP, Reading
 from glorot_repro.analysis.table import welch_p
+from glorot_repro.measure import tags
 
 REPRODUCED, PARTLY, NOT, NOT_RUN = "reproduced", "partly", "not reproduced", "not run"
 SATURATED = 0.95  # a tanh layer counts as saturated once the 98th percentile of |z| reaches this

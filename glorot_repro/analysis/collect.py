@@ -19,8 +19,8 @@ import pandas as pd
 from omegaconf import OmegaConf
 from tbparse import SummaryReader
 
-from glorot_repro import tags
-from glorot_repro.tblog import EVENTS_GLOB
+from glorot_repro.measure import tags
+from glorot_repro.measure.tblog import EVENTS_GLOB
 
 # Config values that name a run in figures and tables.
 CONFIG_COLUMNS = {"activation": "activation.name", "init": "init.name",

@@ -11,14 +11,14 @@ import math
 import pandas as pd
 import torch
 
-from glorot_repro.activations import ACTIVATIONS
 from glorot_repro.errors import ConfigError, lookup
-from glorot_repro.init import INITS
-from glorot_repro.model import DeepMLP
-from glorot_repro.probes import layer_internals, predicted_variances
+from glorot_repro.measure.probes import layer_internals, predicted_variances
+from glorot_repro.measure.stats import moments
+from glorot_repro.measure.theory import GAINS, LINEAR_REGIME
+from glorot_repro.nets.activations import ACTIVATIONS
+from glorot_repro.nets.init import INITS
+from glorot_repro.nets.model import DeepMLP
 from glorot_repro.rng import seed_everything
-from glorot_repro.stats import moments
-from glorot_repro.theory import GAINS, LINEAR_REGIME
 
 # What is measured per hidden layer l, in the probes' tag names: activations z^l, pre-activations
 # s^l and back-propagated gradients dC/ds^l, each per example. (Weight gradients are left out:

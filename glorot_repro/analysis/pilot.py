@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from glorot_repro import tags
+from glorot_repro.measure import tags
 
 LAST = 5  # evaluations averaged: at the pilot's eval_every=2000, its last 8k of 30k updates
 PILOT_KEYS = ["dataset", "activation", "init", "signed_pixels"]

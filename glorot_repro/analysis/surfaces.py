@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
-from glorot_repro.losses import example_costs
-from glorot_repro.model import DeepMLP
+from glorot_repro.nets.losses import example_costs
+from glorot_repro.nets.model import DeepMLP
 
 
 @dataclass

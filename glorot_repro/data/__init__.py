@@ -8,6 +8,7 @@ from typing import Callable, Union
 
 import torch
 
+from glorot_repro.config import DatasetConf
 from glorot_repro.data.splits import Splits
 from glorot_repro.data.streams import SHAPESET_CHUNK, ShapesetStream, TensorStream, to_inputs
 from glorot_repro.errors import ConfigError, DatasetError
@@ -24,53 +25,53 @@ class StudyData:
     n_classes: int
 
 
-def load_splits(cfg) -> Splits:
-    """The in-memory real datasets (paper Sec. 2.2), read from cfg.root."""
+def load_splits(dc: DatasetConf) -> Splits:
+    """The in-memory real datasets (paper Sec. 2.2), read from dc.root."""
     from glorot_repro.data import vision
 
-    root = Path(cfg.root).expanduser()
-    if cfg.name == "mnist":
-        return vision.load_mnist(root, download=cfg.download, split_seed=cfg.split_seed)
-    if cfg.name == "cifar10":
-        return vision.load_cifar10(root, download=cfg.download, split_seed=cfg.split_seed)
-    if cfg.name == "small_imagenet":
-        return vision.load_small_imagenet(root, split_seed=cfg.split_seed)
-    raise ValueError(f"not an in-memory dataset: {cfg.name!r}")
+    root = Path(dc.root).expanduser()
+    if dc.name == "mnist":
+        return vision.load_mnist(root, download=dc.download, split_seed=dc.split_seed)
+    if dc.name == "cifar10":
+        return vision.load_cifar10(root, download=dc.download, split_seed=dc.split_seed)
+    if dc.name == "small_imagenet":
+        return vision.load_small_imagenet(root, split_seed=dc.split_seed)
+    raise ValueError(f"not an in-memory dataset: {dc.name!r}")
 
 
-def check_files(cfg) -> None:
-    """Raise DatasetError if the real dataset's files are not under cfg.root: cheap checks (a
+def check_files(dc: DatasetConf) -> None:
+    """Raise DatasetError if the real dataset's files are not under dc.root: cheap checks (a
     file's presence, an IDX header) that the command runs before it makes a run dir. Nothing to
     check for Shapeset (generated) or with dataset.download=true (the loader fetches them)."""
     from glorot_repro.data import vision
 
-    if cfg.name == "shapeset" or cfg.get("download", False):
+    if dc.name == "shapeset" or dc.get("download", False):
         return
     check = {"mnist": vision.check_mnist_files, "cifar10": vision.check_cifar10_files,
-             "small_imagenet": vision.check_small_imagenet_files}[cfg.name]
-    check(Path(cfg.root).expanduser())
+             "small_imagenet": vision.check_small_imagenet_files}[dc.name]
+    check(Path(dc.root).expanduser())
 
 
-def build_data(cfg, device: torch.device, batch_size: int) -> StudyData:
-    """cfg is the `dataset` config node. Training streams are made per seed (one per model) and
+def build_data(dc: DatasetConf, device: torch.device, batch_size: int) -> StudyData:
+    """dc is the `dataset` config node. Training streams are made per seed (one per model) and
     serve minibatches of `batch_size`."""
-    if cfg.name == "shapeset":
+    if dc.name == "shapeset":
         from glorot_repro.data.shapeset import shapeset_splits
 
-        valid, test = shapeset_splits(cfg.n_valid, cfg.n_test, cfg.valid_seed, cfg.test_seed,
+        valid, test = shapeset_splits(dc.n_valid, dc.n_test, dc.valid_seed, dc.test_seed,
                                       device=device)
-        fixed = [(to_inputs(x, cfg.signed_pixels), y) for x, y in (valid, test)]
+        fixed = [(to_inputs(x, dc.signed_pixels), y) for x, y in (valid, test)]
         # An online stream has no size limit: its chunks just grow to hold a whole minibatch.
         chunk = max(SHAPESET_CHUNK, batch_size)
-        return StudyData(lambda seed: ShapesetStream(seed, device, cfg.signed_pixels, chunk),
+        return StudyData(lambda seed: ShapesetStream(seed, device, dc.signed_pixels, chunk),
                          fixed[0], fixed[1], n_inputs=32 * 32, n_classes=9)
-    s = load_splits(cfg)
+    s = load_splits(dc)
     if batch_size > len(s.train_y):
-        raise ConfigError(f"train.batch_size={batch_size} is larger than the {cfg.name} training "
-                          f"set ({len(s.train_y)} examples under {cfg.root}); use at most "
+        raise ConfigError(f"train.batch_size={batch_size} is larger than the {dc.name} training "
+                          f"set ({len(s.train_y)} examples under {dc.root}); use at most "
                           f"{len(s.train_y)}")
     s = s.to(device)
-    signed = cfg.signed_pixels
+    signed = dc.signed_pixels
     train_x = to_inputs(s.train_x, signed)
     return StudyData(lambda seed: TensorStream(train_x, s.train_y, seed),
                      (to_inputs(s.valid_x, signed), s.valid_y),

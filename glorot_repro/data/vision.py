@@ -161,7 +161,7 @@ def _mnist_part(root: Path, train: bool, layout: str) -> tuple[torch.Tensor, tor
 def check_mnist_files(root: str | os.PathLike) -> None:
     """Raise DatasetError unless the four MNIST files are under ``<root>/MNIST/raw`` with intact
     IDX headers and sizes: a check of a few bytes each, which the command runs before it makes
-    a run dir (glorot_repro/callbacks.py)."""
+    a run dir (glorot_repro/command/callbacks.py)."""
     root = Path(root).expanduser()
     raw = root / "MNIST" / "raw"
     layout = _mnist_layout(raw)

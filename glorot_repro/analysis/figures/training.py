@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
-from glorot_repro import tags
 from glorot_repro.analysis.collect import layer_stat
 from glorot_repro.analysis.figures.style import INIT_LINESTYLES, layer_color, plt
-from glorot_repro.analysis.labels import (ACTIVATION_NAMES, DATASET_NAMES, INIT_SUFFIXES,
-                                          ROW_KEYS, curve_label)
+from glorot_repro.analysis.labels import (ACTIVATION_NAMES, DATASET_NAMES, INIT_SUFFIXES, ROW_KEYS,
+                                          curve_label)
 from glorot_repro.analysis.paper import Reading
+from glorot_repro.measure import tags
 
 # Every row's curve label, whether or not a figure's runs have it.
 ROW_LABELS = {curve_label(a, i) for a in ACTIVATION_NAMES for i in INIT_SUFFIXES}

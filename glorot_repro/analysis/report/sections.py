@@ -8,7 +8,6 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from glorot_repro import tags
 from glorot_repro.analysis import claims, strict
 from glorot_repro.analysis.collect import layer_stat
 from glorot_repro.analysis.labels import PIXEL_RANGES, curve_label
@@ -17,6 +16,7 @@ from glorot_repro.analysis.pilot import LAST, shapeset_rates
 from glorot_repro.analysis.report.data import Results
 from glorot_repro.analysis.surfaces import cost_surface
 from glorot_repro.analysis.table import P_VALUE, records_markdown, welch_p
+from glorot_repro.measure import tags
 
 Values = dict[str, object]
 SECTIONS: dict[str, Callable[[Results], Values]] = {}  # results/REPORT.md, in this order
