@@ -279,10 +279,23 @@ def range_part(results: Results) -> str:
             "choice stands as the rule made it, and this is where the rule is weakest.", "",
             "![Both ranges, 200k updates](figures/long/pixel_range_curves.png)"]
     rates = claims.rate_choice(scalars, chosen)
-    if rates.groupby(["activation", "init"]).lr.nunique().max() > 1:
+    swept = rates.groupby(["activation", "init"]).lr.transform("nunique") > 1  # rows with neighbours
+    if swept.any():
+        shown = rates[swept].assign(row=lambda r: [curve_label(a, i) for a, i in
+                                                   zip(r.activation, r.init)],
+                                    pixels=PIXEL_RANGES[chosen])
         text += ["", "Rates on the chosen range (validation error averaged over the last "
                  f"{claims.RATE_LAST} evaluations; `python scripts/reproduce.py rates --scale long`):",
-                 "", records_markdown(rates).rstrip("\n")]
+                 "", records_markdown(shown[["row", "pixels", "lr", "updates", "valid_error",
+                                             "chosen"]]).rstrip("\n")]
+        pilot = shapeset_rates(results.table("pilot_long"))
+        picks = shown[shown.chosen.astype(bool)]
+        moved = [f"{r.row} {pilot[(r.activation, r.init)]:g} -> {r.lr:g}"
+                 for r in picks.itertuples() if r.lr != pilot[(r.activation, r.init)]]
+        kept = [r.row for r in picks.itertuples() if r.lr == pilot[(r.activation, r.init)]]
+        text += ["", f"At 200k updates the rule keeps the 30k-update pilot's rate for "
+                 f"{', '.join(kept) or 'no row'}"
+                 + (f"; it moves {', '.join(moved)}." if moved else ".")]
     else:
         text += ["", "The rates' neighbours on the chosen range are not run yet."]
     return "\n".join(text)
@@ -323,9 +336,28 @@ def compute(results: Results) -> Values:
     return {"table": records_markdown(table.fillna("")).rstrip("\n")}
 
 
+# The run set whose speed the horizon's budget is judged by (results/data/compute.csv): nets
+# trained alone, one at a time in each of its processes, nothing else running beside them.
+SPEED_SET = "long/rates/rates_unsigned_lr"
+JOB_HOURS = 2.5  # the longest a job may run on the machines these results came from
+PAPER_UPDATES = 2_500_000  # the paper's Fig. 11 axis: 25M examples of minibatch 10
+MNIST_ESCAPE_UPDATES = 500_000  # the MNIST sigmoids' rate sweep, until they leave the plateau
+
+
 @section("out_of_reach")
 def out_of_reach(results: Results) -> Values:
-    return {"fig02_end": fig02(results)["shapeset_end"]}
+    speed = results.compute.set_index("run_set").loc[SPEED_SET]
+    rate = speed.nets * speed.updates / (speed.processes * speed.wall_s)
+    horizon = claims.HORIZON_UPDATES[-1]
+    return {"fig02_end": fig02(results)["shapeset_end"], "speed_set": SPEED_SET,
+            "nets": int(speed.nets), "updates": k(speed.updates), "wall": int(speed.wall_s),
+            "processes": int(speed.processes), "rate": rate, "job_hours": JOB_HOURS,
+            "horizon": k(horizon), "paper": f"{PAPER_UPDATES / 1e6:g}M",
+            "hours_horizon": horizon / rate / 3600, "hours_paper": PAPER_UPDATES / rate / 3600,
+            "need_horizon": horizon / (JOB_HOURS * 3600),
+            "need_paper": PAPER_UPDATES / (JOB_HOURS * 3600),
+            "paper_updates": PAPER_UPDATES,
+            "mnist_hours": 2 * 4 * MNIST_ESCAPE_UPDATES / rate / 3600}
 
 
 def cell(text: str) -> str:
