@@ -44,7 +44,7 @@ ARTEFACTS = {
     "fig12": ("table1",), "table1": ("table1",),
     "beyond_curves": ("table1", "beyond"), "beyond_table": ("table1", "beyond"),
     # The paper's claims the long runs bear on, each measured and judged (glorot_repro/analysis/claims.py).
-    "claims": ("fig11", "fig02_mnist", "table1"),
+    "claims": ("fig11", "fig02_mnist", "table1", "escape", "diagnostic"),
     # The strict rules beside the claims' rules they replace (glorot_repro/analysis/strict.py).
     "verdicts": ("fig11", "fig02_mnist", "table1"),
     # The learning rates of the long runs, chosen on validation (glorot_repro/analysis/pilot.py).
@@ -55,6 +55,10 @@ ARTEFACTS = {
     "pixel_range_curves": ("rates", "fig11"),
     # Fig. 11's rows judged against the paper's readings at 200k, 500k and 1M updates.
     "horizon": ("fig11",),
+    # MNIST's 5-layer sigmoid past its plateau: each rate's run, where it left the plateau, the
+    # rate chosen after the escape (analysis/claims.py), from the escape set beside Table 1's
+    # sigmoid runs and the lone lr-0.01 run (results/data/long/diagnostic).
+    "escape": ("escape", "table1", "diagnostic"), "escape_curves": ("escape", "table1", "diagnostic"),
     # <out>/REPORT.md, every number filled from the committed series and tables
     # (glorot_repro/analysis/report/); trains nothing.
     "report": (),
@@ -66,6 +70,7 @@ LONG_ARTEFACTS = {"table1": ("table1", "fig11")}
 
 STANDARD_VS_NORMALIZED = [("tanh", "standard"), ("tanh", "normalized")]
 TANH_VS_SOFTSIGN = [("tanh", "standard"), ("softsign", "standard")]
+ESCAPE_PANELS = {"standard": "Sigmoid", "normalized": "Sigmoid N"}
 CURVE_TITLES = {"shapeset": "Shapeset-3x2, 5 hidden layers", "mnist": "MNIST, 5 hidden layers",
                 "cifar10": "CIFAR-10, 5 hidden layers"}
 
@@ -80,8 +85,8 @@ def pilot_rates(out: Path) -> dict[tuple[str, str], float]:
 def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
     """The artefact's figure or table, from its runs. Plotting, pandas and tbparse are imported
     here, once the runs are there: --help and the training need none of them."""
-    from glorot_repro.analysis.claims import (horizon_levels, pixel_range_choice, range_runs,
-                                              rate_choice, verdict_table)
+    from glorot_repro.analysis.claims import (escape_table, horizon_levels, pixel_range_choice,
+                                              range_runs, rate_choice, verdict_table)
     from glorot_repro.analysis.collect import collect_histograms, collect_scalars, collect_summaries
     from glorot_repro.analysis.figures.histograms import layer_histogram_panels
     from glorot_repro.analysis.figures.samples import sample_grid
@@ -107,10 +112,18 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
         return out
 
     def claim_tables() -> dict:
-        """The claims' tables from the runs of the Fig. 11 set, Fig. 2 on MNIST and Table 1."""
+        """The claims' tables from the runs of the Fig. 11 set, Fig. 2 on MNIST, Table 1 and the
+        MNIST sigmoid's escape."""
         return present({"scalars": lambda: collect_scalars([r for r in runs[:2] if r.exists()]),
                         "histograms": lambda: collect_histograms(runs[0]),
-                        "summaries": lambda: collect_summaries(runs[2])})
+                        "summaries": lambda: collect_summaries(runs[2]),
+                        "escape": lambda: collect_scalars([r for r in runs[2:] if r.exists()])})
+
+    def mnist_sigmoid():
+        """Every MNIST 5-layer sigmoid run among the escape artefact's run sets."""
+        scalars = collect_scalars([r for r in runs if r.exists()])
+        return scalars[(scalars.dataset == "mnist") & (scalars.activation == "sigmoid")
+                       & (scalars.depth == 5)]
 
     def at_chosen_lr():
         """The scalars of Table 1's runs at each row's chosen learning rate (every seed)."""
@@ -159,6 +172,11 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
             {r: f"Shapeset-3x2, pixels in {r}" for r in PIXEL_RANGES.values()},
             {r: FIG11 for r in PIXEL_RANGES.values()}),
         "horizon": lambda: horizon_levels(collect_scalars(runs)),
+        "escape": lambda: escape_table(mnist_sigmoid()),
+        "escape_curves": lambda: error_curves(
+            mnist_sigmoid().assign(dataset=lambda t: t.init.map(ESCAPE_PANELS.get)),
+            {p: f"MNIST, 5 hidden layers, {p}" for p in ESCAPE_PANELS.values()},
+            {ESCAPE_PANELS["standard"]: FIG12_MNIST}, by_lr=True),
         "claims": lambda: verdict_table(claim_tables()),
         "verdicts": lambda: strict_table(claim_tables()),
         "report": lambda: render(out),
@@ -221,7 +239,8 @@ def saved_or_runs(out: Path, scale: str, experiment: str, runs: Path) -> Path:
 # them; smoke runs are throwaway).
 SAVED_SCALES = ("cpu", "long", "horizon")
 # Artefacts that judge runs rather than draw them: they never start training.
-DRAW_ONLY = ("claims", "verdicts", "pixel_range", "rates", "pixel_range_curves", "horizon")
+DRAW_ONLY = ("claims", "verdicts", "pixel_range", "rates", "pixel_range_curves", "horizon",
+             "escape", "escape_curves")
 # Experiments whose rows train, at --scale long, at the rate the pilot chose for each on
 # validation (the paper's protocol; results/tables/pilot_long.csv), one command per job.
 AT_CHOSEN_LR = ("fig11", "table1")

@@ -202,3 +202,47 @@ def test_rate_choice_on_the_last_evaluations_of_complete_runs():
     assert list(choice.lr) == [0.01, 0.03, 0.1]
     assert choice[choice.chosen].lr.tolist() == [0.01]
     assert choice.valid_error.tolist() == [50, 60, 10]
+
+
+def mnist_sigmoid(init, lr, valid, test=None, step=5_000, seed=0):
+    """One MNIST 5-layer sigmoid run: validation (and test, default the same) errors every `step`."""
+    test = valid if test is None else test
+    return pd.DataFrame([{**BASE, "dataset": "mnist", "depth": 5, "run": f"{init}_{lr}_{seed}",
+                          "activation": "sigmoid", "init": init, "lr": lr, "seed": seed,
+                          "tag": tag, "step": k * step, "value": v}
+                         for tag, curve in (("error/valid", valid), ("error/test", test))
+                         for k, v in enumerate(curve)])
+
+
+def test_escape_table_finds_the_escape_and_chooses_among_the_runs_that_left():
+    plateau = [88.7] * 101  # 500k updates
+    late = [88.7] * 60 + [30.0] + [2.5] * 40  # leaves at 300k, settles at 2.5
+    early = [88.7] * 20 + [49.0] + [3.0] * 40  # leaves at 100k, stopped at 300k
+    table = claims.escape_table(pd.concat([
+        mnist_sigmoid("standard", 0.01, plateau), mnist_sigmoid("standard", 0.1, late),
+        mnist_sigmoid("standard", 0.3, early), mnist_sigmoid("normalized", 0.1, plateau)]))
+    std = table[table.init == "standard"].set_index("lr")
+    assert pd.isna(std.left_plateau_at[0.01])
+    assert (std.left_plateau_at[0.1], std.left_plateau_at[0.3]) == (300_000, 100_000)
+    # compared at 300k, the shorter escaped run's end: lr 0.1's last 10 evaluations are nine on
+    # the plateau and its escape; lr 0.3's are all 3.0
+    assert (std.common_update == 300_000).all()
+    assert std.valid_error[0.1] == pytest.approx((9 * 88.7 + 30) / 10)
+    assert std.valid_error[0.3] == pytest.approx(3.0)
+    assert std.chosen.tolist() == [False, False, True]  # the plateau run is never chosen
+    normalized = table[table.init == "normalized"].iloc[0]
+    assert pd.isna(normalized.left_plateau_at) and not normalized.chosen
+    assert normalized.common_update == 500_000
+
+
+def test_mnist_sigmoid_escape_levels():
+    plateau, settled = [88.7] * 101, [88.7] * 40 + [10.0] + [2.0] * 60
+    verdict = lambda *runs: claims.mnist_sigmoid_escape(pd.concat(runs)).verdict
+    assert verdict(mnist_sigmoid("standard", 0.1, settled)) == claims.REPRODUCED
+    assert verdict(mnist_sigmoid("standard", 0.1, settled, test=[88.7] * 41 + [9.0] * 60)) == claims.PARTLY
+    assert verdict(mnist_sigmoid("standard", 0.1, plateau)) == claims.NOT
+    # an escape after 500k updates does not count, nor does a level reached after it; Sigmoid N's
+    # runs are not judged
+    assert verdict(mnist_sigmoid("standard", 0.1, [88.7] * 110 + [2.0] * 20),
+                   mnist_sigmoid("normalized", 0.1, settled)) == claims.NOT
+    assert verdict(mnist_sigmoid("standard", 0.1, [88.7] * 95 + [20.0] * 10 + [2.0] * 20)) == claims.PARTLY

@@ -149,6 +149,8 @@ def to_markdown(table: pd.DataFrame) -> str:
 def records_markdown(table) -> str:
     """A Markdown table of a DataFrame's rows as they are (floats to 4 significant digits)."""
     def cell(v) -> str:  # a | inside a cell (|z|) would split it
+        if v is pd.NA or v is None:  # a missing integer (Int64)
+            return ""
         if isinstance(v, float):
             return "" if v != v else f"{v:.4g}"  # nan: a cell not run
         return str(v).replace("|", "\\|")

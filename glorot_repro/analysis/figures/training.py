@@ -142,12 +142,14 @@ def weight_gradient_spread(scalars: pd.DataFrame, activation: str = "tanh",
 
 
 def error_curves(scalars: pd.DataFrame, titles: dict[str, str],
-                 readings: dict[str, list[Reading]] | None = None) -> plt.Figure:
+                 readings: dict[str, list[Reading]] | None = None,
+                 by_lr: bool = False) -> plt.Figure:
     """Figs. 11, 12: test error against examples seen, one panel per dataset named in `titles`
     (those present in the table), one curve per row (ROW_KEYS) averaged over the runs it has
     (seeds), the legend ordered by final error (best first), as in the paper. Pre-trained runs
     log fine-tuning after their pre-training steps, so their curves start late: the x axis
-    counts pre-training examples too (paper Fig. 11)."""
+    counts pre-training examples too (paper Fig. 11). `by_lr`: one curve per row and learning
+    rate, the paper's readings in black."""
     test = scalars[(scalars.tag == tags.ERROR_TEST) & scalars.dataset.isin(titles)]
     datasets = [d for d in titles if d in set(test.dataset)]
     if not datasets:
@@ -155,10 +157,10 @@ def error_curves(scalars: pd.DataFrame, titles: dict[str, str],
     fig, axes = plt.subplots(1, len(datasets), figsize=(6.5 * len(datasets), 4), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         curves = []
-        for row, rows in test[test.dataset == dataset].groupby(ROW_KEYS):
+        for row, rows in test[test.dataset == dataset].groupby(ROW_KEYS + ["lr"] * by_lr):
             by_step = rows.groupby("step").value.mean()
-            curves.append((by_step.iloc[-1], curve_label(*row), by_step,
-                           int(rows.batch_size.iloc[0]), row[1]))
+            label = curve_label(*row[:3]) + (f", lr {row[3]:g}" if by_lr else "")
+            curves.append((by_step.iloc[-1], label, by_step, int(rows.batch_size.iloc[0]), row[1]))
         colors = {}
         for final, label, by_step, batch, init in sorted(curves, key=lambda c: c[0]):
             # One line style per init, so a curve lying under another (Sigmoid N under Sigmoid,
@@ -170,7 +172,7 @@ def error_curves(scalars: pd.DataFrame, titles: dict[str, str],
         # row these runs lack (Sigmoid, before its run) is left out; one of a group of rows
         # ("Tanh/Softsign (all)") is drawn in black.
         rows_read = [r for r in (readings or {}).get(dataset, [])
-                     if r.series in colors or r.series not in ROW_LABELS]
+                     if by_lr or r.series in colors or r.series not in ROW_LABELS]
         draw_readings(ax, rows_read, 10 / 1e6, colors)
         ax.set_xlabel("examples seen (millions)")
         # Log scale where errors span more than a factor of 3: a net stuck at chance (~90% on
