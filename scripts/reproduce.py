@@ -85,8 +85,11 @@ def pilot_rates(out: Path) -> dict[tuple[str, str], float]:
 def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
     """The artefact's figure or table, from its runs. Plotting, pandas and tbparse are imported
     here, once the runs are there: --help and the training need none of them."""
-    from glorot_repro.analysis.claims import (escape_table, horizon_levels, pixel_range_choice,
-                                              range_runs, rate_choice, verdict_table)
+    import pandas as pd
+
+    from glorot_repro.analysis.claims import (escape_table, horizon_levels, mnist_sigmoids,
+                                              pixel_range_choice, range_runs, rate_choice,
+                                              verdict_table)
     from glorot_repro.analysis.collect import collect_histograms, collect_scalars, collect_summaries
     from glorot_repro.analysis.figures.histograms import layer_histogram_panels
     from glorot_repro.analysis.figures.samples import sample_grid
@@ -120,10 +123,11 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
                         "escape": lambda: collect_scalars([r for r in runs[2:] if r.exists()])})
 
     def mnist_sigmoid():
-        """Every MNIST 5-layer sigmoid run among the escape artefact's run sets."""
-        scalars = collect_scalars([r for r in runs if r.exists()])
-        return scalars[(scalars.dataset == "mnist") & (scalars.activation == "sigmoid")
-                       & (scalars.depth == 5)]
+        """Every MNIST 5-layer sigmoid run among the escape artefact's run sets, each named by
+        its experiment (`run_set`)."""
+        return mnist_sigmoids(pd.concat([collect_scalars(r).assign(run_set=experiment) for
+                                         experiment, r in zip(ARTEFACTS["escape"], runs)
+                                         if r.exists()], ignore_index=True))
 
     def at_chosen_lr():
         """The scalars of Table 1's runs at each row's chosen learning rate (every seed)."""

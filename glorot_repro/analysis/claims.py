@@ -438,19 +438,25 @@ def escape_update(valid: pd.Series, below: float = ESCAPE_BELOW) -> int | None:
     return int(out.index.min()) if len(out) else None
 
 
+def mnist_sigmoids(scalars: pd.DataFrame) -> pd.DataFrame:
+    """The MNIST 5-layer sigmoid runs among `scalars`, both inits."""
+    return rows(scalars, dataset="mnist", activation="sigmoid", depth=5)
+
+
 def escape_table(scalars: pd.DataFrame, last: int = RATE_LAST) -> pd.DataFrame:
-    """Each MNIST 5-layer sigmoid run (row, rate, seed): the updates it reached, where it left the
-    plateau (escape_update), and its validation and test errors averaged over the last `last`
+    """Each MNIST 5-layer sigmoid run (row, rate, seed, and its `run_set` where the table names
+    one): the updates it reached, where it left the plateau (escape_update), and its validation and test errors averaged over the last `last`
     evaluations up to its row's common update: the last update that every run of the row that
     left the plateau reached (every run's own when none left). A row's rate is chosen among the
     runs that left the plateau, on that validation error (the issue of the rate after the
     escape); a row none of whose runs left it has no rate chosen."""
-    match = rows(scalars, dataset="mnist", activation="sigmoid", depth=5)
     out = []
-    for (init, lr, seed), run in match.groupby(["init", "lr", "seed"]):
+    for _, run in mnist_sigmoids(scalars).groupby("run"):
         valid = rows(run, tag=tags.ERROR_VALID).groupby("step").value.mean().sort_index()
         test = rows(run, tag=tags.ERROR_TEST).groupby("step").value.mean().sort_index()
-        out.append({"init": init, "lr": lr, "seed": int(seed), "updates": int(valid.index.max()),
+        first = run.iloc[0]
+        out.append({"init": first.init, "lr": first.lr, "seed": int(first.seed),
+                    "run_set": first.get("run_set", ""), "updates": int(valid.index.max()),
                     "left_plateau_at": escape_update(valid), "valid": valid, "test": test})
     table = pd.DataFrame(out)
     table["common_update"] = 0
@@ -483,7 +489,7 @@ def mnist_sigmoid_escape(scalars: pd.DataFrame) -> Verdict:
     left = runs[runs.left_plateau_at.notna()]
     chosen = runs[runs.chosen]
     measured = "; ".join(
-        f"lr {r.lr:g}: to {r.updates:,} updates, "
+        f"lr {r.lr:g} seed {r.seed}: to {r.updates:,} updates, "
         + (f"left the plateau at {r.left_plateau_at:,}" if pd.notna(r.left_plateau_at)
            else "on the plateau throughout")
         + f", test {r.test_error:.2f}% (to {r.common_update:,})" for r in runs.itertuples())

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from glorot_repro.analysis.claims import verdict_table
+from glorot_repro.analysis.claims import mnist_sigmoids, verdict_table
 from glorot_repro.analysis.collect import collect_histograms, collect_scalars, collect_summaries
 from glorot_repro.analysis.strict import strict_table
+
+
+# The run sets that hold MNIST 5-layer sigmoid runs (results/data/long/<name>/).
+ESCAPE_SETS = ("escape", "table1", "diagnostic")
 
 
 class Results:
@@ -58,6 +62,14 @@ class Results:
         return collect_scalars(self.long / "diagnostic")
 
     @cached_property
+    def escape(self) -> pd.DataFrame:
+        """Scalars of every MNIST 5-layer sigmoid run: the escape set (each rate to 500k updates
+        or its leaving the plateau), Table 1's and the lone lr-0.01 run."""
+        sets = {name: self.long / name for name in ESCAPE_SETS if (self.long / name).exists()}
+        return mnist_sigmoids(pd.concat([collect_scalars(path).assign(run_set=name)
+                                         for name, path in sets.items()], ignore_index=True))
+
+    @cached_property
     def at_init(self) -> pd.DataFrame:
         """Scalars of Figs. 6-8's runs at initialisation (scale=cpu, train.updates=0)."""
         return collect_scalars(self.root / "data" / "cpu" / "fig06")
@@ -65,7 +77,8 @@ class Results:
     @cached_property
     def claim_tables(self) -> dict[str, pd.DataFrame]:
         return {"scalars": pd.concat([self.fig11, self.fig02_mnist], ignore_index=True),
-                "histograms": self.fig11_histograms, "summaries": self.table1}
+                "histograms": self.fig11_histograms, "summaries": self.table1,
+                "escape": self.escape}
 
     @cached_property
     def claims(self) -> pd.DataFrame:
