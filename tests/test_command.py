@@ -124,6 +124,33 @@ def test_training_imports_no_plotting_or_tables(tmp_path):
     assert res.stdout.splitlines()[-1] == "[]"
 
 
+# sweep overrides -> what the one line must name; {missing} a dataset root that does not exist
+BAD_SWEEPS = {
+    "a job's dataset": (["dataset=shapeset,mnist", "dataset.root={missing}"],
+                        ["the sweep's job dataset=mnist:", "MNIST root folder {missing}"]),
+    "a job's value": (["train.lr=0.1,0"], ["the sweep's job train.lr=0:", "train.lr must be > 0"]),
+    "an experiment's job": (["experiment=table1", "dataset.root={missing}"],
+                            ["the sweep's job dataset=mnist activation=sigmoid init=standard:"]),
+}
+
+
+@pytest.mark.parametrize("case", BAD_SWEEPS)
+@pytest.mark.e2e
+def test_a_sweep_with_a_bad_job_stops_before_any_job_runs(tmp_path, case):
+    """Every job is checked before the sweep's dir is made: the good jobs before the bad one do
+    not run for nothing, and nothing is written."""
+    overrides, needles = ([t.format(missing=tmp_path / "no_data") for t in texts]
+                          for texts in BAD_SWEEPS[case])
+    res = entry_point("-m", "scale=smoke", *overrides, f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                      cwd=tmp_path)
+    assert res.returncode == 2, res.stderr[-3000:]
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr[-3000:]
+    for needle in needles:
+        assert needle in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.e2e
 def test_a_sweep_ends_with_one_tensorboard_line_for_all_its_runs(tmp_path):
     sweep = tmp_path / "sweep"

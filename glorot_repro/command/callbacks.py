@@ -24,18 +24,13 @@ class CheckAtStart(Callback):
     """The checks that need the composed config but no data loaded (the dataset's files are
     looked for, not read), then the run (or sweep) dir, created here rather than by Hydra so that
     one that cannot be written is named in one line (Hydra's own failure there is a traceback).
-    A sweep's jobs are checked as they start, in train()."""
+    A sweep checks every job's config before its dir is made, so a bad job stops the sweep before
+    any job has run or anything is written."""
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         # Hydra turns a callback's exception into a warning and goes on: the error exits here.
         try:
-            validate(config)  # imports torch only once the numbers have passed
-            from glorot_repro.data import check_files  # torch, too
-            from glorot_repro.training.device import resolve_device
-            from glorot_repro.training.step import check_step
-
-            check_step(config.train, resolve_device(config.device))
-            check_files(config.dataset)
+            check_job(config)
             make_output_dir(config.hydra.run.dir, "hydra.run.dir")
             acquire(config.hydra.run.dir)  # held until the process exits; train() nests it
         except USER_ERRORS as err:
@@ -43,10 +38,48 @@ class CheckAtStart(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         try:
+            check_sweep(config)
             make_output_dir(config.hydra.sweep.dir, "hydra.sweep.dir")
             acquire(config.hydra.sweep.dir)
         except USER_ERRORS as err:
             exit_with(err)
+
+
+def check_job(config: DictConfig) -> None:
+    """Raise the first bad value of one run's config, or the dataset files it lacks."""
+    validate(config)  # imports torch only once the numbers have passed
+    from glorot_repro.data import check_files  # torch, too
+    from glorot_repro.training.device import resolve_device
+    from glorot_repro.training.step import check_step
+
+    check_step(config.train, resolve_device(config.device))
+    check_files(config.dataset)
+
+
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def check_sweep(config: DictConfig) -> None:
+    """check_job on each job of a sweep, composed as Hydra's basic sweeper composes it (its
+    params from the config, then the command line's); the error names the job by its swept
+    values. A sweeper plugin that picks its own jobs (e.g. Optuna) is left to check them."""
+    if config.hydra.sweeper.get("_target_") != BASIC_SWEEPER:
+        return
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = [f"{key}={value}" for key, value in (config.hydra.sweeper.get("params") or {}).items()]
+    overrides = OverridesParser.create().parse_overrides(params + list(config.hydra.overrides.task))
+    swept = {o.get_key_element() for o in overrides if o.is_sweep_override()}
+    loader = GlobalHydra.instance().config_loader()
+    for batch in BasicSweeper.split_arguments(overrides, None):
+        for job in batch:
+            try:
+                check_job(loader.load_sweep_config(config, job))
+            except USER_ERRORS as err:
+                named = " ".join(o for o in job if o.split("=", 1)[0] in swept)
+                raise type(err)(f"the sweep's job {named or ' '.join(job)}: {err}") from None
 
 
 class SweepLogs(Callback):
