@@ -74,7 +74,8 @@ def summary(results: Results) -> Values:
     return {"strict_" + name: table.verdict[name] for name in table.index} | {
         "fig2_mnist": claim(results, "sigmoid_top_layer_saturates_and_escapes").verdict,
         "fig11_levels": fig11(results)["levels_short"],
-        "gap_500k": claim(results, "tanh_gap_at_horizon").verdict}
+        "gap_500k": claim(results, "tanh_gap_at_horizon").verdict,
+        "escape": claim(results, "mnist_sigmoid_escape").verdict}
 
 
 @section("fig01")
@@ -334,6 +335,17 @@ def escape_rows(table: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
+def escape_short(table: pd.DataFrame) -> str:
+    """The standard-init runs of the escape table in a few words each."""
+    runs = table[table.init == "standard"].sort_values(["lr", "seed"])
+    seeds = runs.groupby("lr").seed.transform("nunique")
+    return "; ".join(
+        f"lr {r.lr:g}" + (f" seed {r.seed}" if n > 1 else "")
+        + (f": left at {k(r.left_plateau_at)}, test {r.test_error:.2f}% at {k(r.common_update)}"
+           if pd.notna(r.left_plateau_at) else f": on the plateau to {k(r.updates)}")
+        for r, n in zip(runs.itertuples(), seeds))
+
+
 @section("escape")
 def escape(results: Results) -> Values:
     table = results.table("escape_long")
@@ -444,4 +456,6 @@ def findings(results: Results) -> Values:
             "paper_mnist_low": min(paper_good), "paper_mnist_high": max(paper_good),
             "paper_sigmoid": TABLE1[("sigmoid", "standard")]["mnist"],
             "mnist_verdict": table["mnist_rows"], "table": t1["table"],
+            "escape_measured": escape_short(results.table("escape_long")),
+            "escape_verdict": claim(results, "mnist_sigmoid_escape").verdict,
             "mnist_updates": t1["mnist_updates"]}
