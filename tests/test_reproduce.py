@@ -185,6 +185,29 @@ def test_saved_run_sets_add_up(run_smoke, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.e2e
+def test_escape_artefacts_from_mnist_sigmoid_runs(run_smoke, tmp_path):
+    """reproduce.py escape and escape_curves draw from MNIST sigmoid runs of any init and rate,
+    with the other run sets absent, save the runs' series and train nothing."""
+    from glorot_repro.rundir.provenance import save_config
+    root = fake_mnist(tmp_path / "data").parent.parent
+    runs = tmp_path / "mnist_sigmoid"
+    for init, lr in (("standard", 0.1), ("normalized", 0.3)):
+        overrides = ["activation=sigmoid", f"init={init}", f"train.lr={lr}", "dataset=mnist",
+                     f"dataset.root={root}"]
+        run_smoke(*overrides, run_dir=runs / f"{init}_{lr}")
+        save_config(compose_config(["scale=smoke", "device=cpu", *overrides]), runs / f"{init}_{lr}")
+    for artefact in ("escape", "escape_curves"):
+        reproduce(artefact, "--scale", "long", "--runs", str(runs), "--runs", "no_table1",
+                  "--runs", "no_diagnostic", "--out", "results", cwd=tmp_path)
+    table = pd.read_csv(tmp_path / "results" / "tables" / "escape_long.csv")
+    assert sorted(zip(table.init, table.lr)) == [("normalized", 0.3), ("standard", 0.1)]
+    assert set(table.run_set) == {"escape"} and set(table.updates) == {60}
+    assert (tmp_path / "results" / "figures" / "long" / "escape_curves.png").exists()
+    assert (tmp_path / "results" / "data" / "long" / "escape" / "mnist_sigmoid" / "scalars.csv").exists()
+    assert not (tmp_path / "runs").exists()
+
+
 def reproduce_module():
     import importlib.util
     spec = importlib.util.spec_from_file_location("reproduce", REPO / "scripts" / "reproduce.py")
