@@ -226,13 +226,13 @@ def test_escape_table_finds_the_escape_and_chooses_among_the_runs_that_left():
     assert (std.left_plateau_at[0.1], std.left_plateau_at[0.3]) == (300_000, 100_000)
     # compared at 300k, the shorter escaped run's end: lr 0.1's last 10 evaluations are nine on
     # the plateau and its escape; lr 0.3's are all 3.0
-    assert (std.common_update == 300_000).all()
+    assert std.averaged_to.tolist() == [300_000] * 3
     assert std.valid_error[0.1] == pytest.approx((9 * 88.7 + 30) / 10)
     assert std.valid_error[0.3] == pytest.approx(3.0)
     assert std.chosen.tolist() == [False, False, True]  # the plateau run is never chosen
     normalized = table[table.init == "normalized"].iloc[0]
     assert pd.isna(normalized.left_plateau_at) and not normalized.chosen
-    assert normalized.common_update == 500_000
+    assert normalized.averaged_to == 500_000
 
 
 def test_mnist_sigmoid_escape_levels():

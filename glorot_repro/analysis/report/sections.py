@@ -331,7 +331,7 @@ def escape_rows(table: pd.DataFrame) -> str:
         out.append(f"- **{name}:** lr {c.lr:g} chosen: it left the plateau at "
                    f"{k(c.left_plateau_at)} updates; validation {c.valid_error:.2f}%, test "
                    f"{c.test_error:.2f}% (last {claims.RATE_LAST} evaluations to "
-                   f"{k(c.common_update)}).")
+                   f"{k(c.averaged_to)}).")
     return "\n".join(out)
 
 
@@ -341,7 +341,7 @@ def escape_short(table: pd.DataFrame) -> str:
     seeds = runs.groupby("lr").seed.transform("nunique")
     return "; ".join(
         f"lr {r.lr:g}" + (f" seed {r.seed}" if n > 1 else "")
-        + (f": left at {k(r.left_plateau_at)}, test {r.test_error:.2f}% at {k(r.common_update)}"
+        + (f": left at {k(r.left_plateau_at)}, test {r.test_error:.2f}% at {k(r.averaged_to)}"
            if pd.notna(r.left_plateau_at) else f": on the plateau to {k(r.updates)}")
         for r, n in zip(runs.itertuples(), seeds))
 
@@ -360,8 +360,9 @@ def escape(results: Results) -> Values:
     before_text = (f"stayed on its plateau, the error of always answering the most frequent class, "
                    f"in every run up to {k(before.updates.max())} updates" if left == 0 else
                    f"left its plateau in {left} of {len(before)} runs")
-    shown = table.assign(row=[curve_label("sigmoid", i) for i in table.init])[
-        ["row", "lr", "seed", "run_set", "updates", "left_plateau_at", "common_update",
+    shown = table.assign(row=[curve_label("sigmoid", i) for i in table.init],
+                         left_plateau_at=table.left_plateau_at.astype("Int64"))[
+        ["row", "lr", "seed", "run_set", "updates", "left_plateau_at", "averaged_to",
          "valid_error", "test_error", "chosen"]]
     return {"paper": TABLE1[("sigmoid", "standard")]["mnist"], "before": before_text,
             "escape_below": claims.ESCAPE_BELOW, "escape_by": k(claims.ESCAPE_BY),
