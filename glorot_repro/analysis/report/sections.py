@@ -220,11 +220,15 @@ def table1(results: Results) -> Values:
     diag = results.diagnostic
     diag_error = claims.series(diag, tags.ERROR_TEST)
     sigmoid_n = mnist[(mnist.activation == "sigmoid") & (mnist.init == "normalized")]
+    escape = results.table("escape_long")
+    escape = escape[(escape.run_set == "table1") & (escape.init == "normalized")]
     return {**verdicts(results, "mnist_column", "mnist_rows"),
             "table": results.markdown("table1_long"), "p_value": P_VALUE,
             "per_seed": per_seed, "mnist_updates": f"{int(mnist.updates.max()):,}",
             "sigmoid_paper": TABLE1[("sigmoid", "standard")]["mnist"],
             "sigmoid_n_seeds": ", ".join(f"{e:.2f}" for e in sigmoid_n.final_test_error),
+            "sigmoid_n_left": f"{int(escape.left_plateau_at.notna().sum())} of {len(escape)}",
+            "escape_below": claims.ESCAPE_BELOW,
             "diag_lr": float(diag.lr.iloc[0]), "diag_end": k(diag_error.index.max()),
             "diag_error_low": diag_error[diag_error.index > 0].min(),
             "diag_error_high": diag_error[diag_error.index > 0].max(),
