@@ -85,9 +85,7 @@ def pilot_rates(out: Path) -> dict[tuple[str, str], float]:
 def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
     """The artefact's figure or table, from its runs. Plotting, pandas and tbparse are imported
     here, once the runs are there: --help and the training need none of them."""
-    import pandas as pd
-
-    from glorot_repro.analysis.claims import (escape_table, horizon_levels, mnist_sigmoids,
+    from glorot_repro.analysis.claims import (escape_runs, escape_table, horizon_levels,
                                               pixel_range_choice, range_runs, rate_choice,
                                               verdict_table)
     from glorot_repro.analysis.collect import collect_histograms, collect_scalars, collect_summaries
@@ -120,14 +118,12 @@ def draw(artefact: str, runs: list[Path], out: Path = Path("results")):
         return present({"scalars": lambda: collect_scalars([r for r in runs[:2] if r.exists()]),
                         "histograms": lambda: collect_histograms(runs[0]),
                         "summaries": lambda: collect_summaries(runs[2]),
-                        "escape": lambda: collect_scalars([r for r in runs[2:] if r.exists()])})
+                        "escape": lambda: escape_runs(dict(zip(ARTEFACTS["claims"][2:], runs[2:])))})
 
     def mnist_sigmoid():
         """Every MNIST 5-layer sigmoid run among the escape artefact's run sets, each named by
         its experiment (`run_set`)."""
-        return mnist_sigmoids(pd.concat([collect_scalars(r).assign(run_set=experiment) for
-                                         experiment, r in zip(ARTEFACTS["escape"], runs)
-                                         if r.exists()], ignore_index=True))
+        return escape_runs(dict(zip(ARTEFACTS["escape"], runs)))
 
     def at_chosen_lr():
         """The scalars of Table 1's runs at each row's chosen learning rate (every seed)."""

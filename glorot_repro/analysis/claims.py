@@ -5,12 +5,13 @@ table. Readings of the paper's curves come from paper.py."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from glorot_repro.analysis.collect import hidden_histograms, layer_stat
+from glorot_repro.analysis.collect import collect_scalars, hidden_histograms, layer_stat
 from glorot_repro.analysis.paper import (FIG11, FIG11_DEPTH5, FIG11_EARLY, FIG11_GAP, TABLE1,
                                          Reading)
 from glorot_repro.analysis.table import welch_p
@@ -441,6 +442,16 @@ def escape_update(valid: pd.Series, below: float = ESCAPE_BELOW) -> int | None:
 def mnist_sigmoids(scalars: pd.DataFrame) -> pd.DataFrame:
     """The MNIST 5-layer sigmoid runs among `scalars`, both inits."""
     return rows(scalars, dataset="mnist", activation="sigmoid", depth=5)
+
+
+def escape_runs(sets: dict[str, Path]) -> pd.DataFrame:
+    """The MNIST 5-layer sigmoid runs of the run sets {name: runs or saved series dir} that
+    exist, each named by its set in a `run_set` column. FileNotFoundError when none exists."""
+    found = [collect_scalars(path).assign(run_set=name)
+             for name, path in sets.items() if path.exists()]
+    if not found:
+        raise FileNotFoundError(f"no run sets at {', '.join(str(p) for p in sets.values())}")
+    return mnist_sigmoids(pd.concat(found, ignore_index=True))
 
 
 def escape_table(scalars: pd.DataFrame, last: int = RATE_LAST) -> pd.DataFrame:

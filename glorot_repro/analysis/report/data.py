@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from glorot_repro.analysis.claims import mnist_sigmoids, verdict_table
+from glorot_repro.analysis.claims import escape_runs, verdict_table
 from glorot_repro.analysis.collect import collect_histograms, collect_scalars, collect_summaries
 from glorot_repro.analysis.strict import strict_table
 
 
-# The run sets that hold MNIST 5-layer sigmoid runs (results/data/long/<name>/).
+# The run sets that hold MNIST 5-layer sigmoid runs (results/data/long/<name>/); reproduce.py's
+# escape artefacts draw on the same.
 ESCAPE_SETS = ("escape", "table1", "diagnostic")
 
 
@@ -65,9 +66,7 @@ class Results:
     def escape(self) -> pd.DataFrame:
         """Scalars of every MNIST 5-layer sigmoid run: the escape set (each rate to 500k updates
         or its leaving the plateau), Table 1's and the lone lr-0.01 run."""
-        sets = {name: self.long / name for name in ESCAPE_SETS if (self.long / name).exists()}
-        return mnist_sigmoids(pd.concat([collect_scalars(path).assign(run_set=name)
-                                         for name, path in sets.items()], ignore_index=True))
+        return escape_runs({name: self.long / name for name in ESCAPE_SETS})
 
     @cached_property
     def at_init(self) -> pd.DataFrame:
